@@ -1,0 +1,100 @@
+"""
+### outreach_nightly
+
+Every night at 02:00 Asia/Shanghai: partners' spreadsheets in the inbox -> raw layer of the build
+file -> dbt models and tests -> checks (dbt, Great Expectations, personal data) -> publish a new
+read-only warehouse -> run report.
+
+**As-of date.** The schedule is a data interval from 02:00 to 02:00. The run that starts at
+02:00 on 1 July covers the interval that began on 30 June; its logical date is 30 June 02:00
+(Asia/Shanghai), and it reports on **30 June**, the last full day. ``dag_run.conf["as_of"]``
+overrides it for a manual run.
+
+**Gate.** A failed error-severity check fails the ``check`` task: nothing is published, the last
+good warehouse stays, and ``report`` (which always runs) records ``"published": false`` with
+the reasons.
+
+This file only wires tasks; every task body calls ``outreach.stages``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, TriggerRule, dag, task
+
+TZ = "Asia/Shanghai"
+
+
+def _settings():
+    from outreach.settings import load_settings
+
+    return load_settings()
+
+
+def _ctx(run: dict):
+    from outreach.context import RunContext
+
+    return RunContext.from_xcom(run)
+
+
+@dag(
+    dag_id="outreach_nightly",
+    schedule=CronDataIntervalTimetable("0 2 * * *", timezone=TZ),
+    start_date=pendulum.datetime(2014, 1, 1, tz=TZ),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 1, "retry_delay": dt.timedelta(minutes=5)},
+    doc_md=__doc__,
+    tags=["outreach"],
+)
+def outreach_nightly():
+    @task(retries=0)
+    def prepare(**context) -> dict:
+        from outreach import stages
+
+        return stages.prepare(_settings(), context.get("logical_date"), context["dag_run"].conf)
+
+    @task
+    def ingest(run: dict) -> dict:
+        from outreach import stages
+
+        return stages.ingest(_settings(), _ctx(run))
+
+    @task
+    def build(run: dict) -> dict:
+        from outreach import stages
+
+        return stages.build(_settings(), _ctx(run))
+
+    @task(retries=0)
+    def check(run: dict) -> dict:
+        from outreach import stages
+
+        return stages.check(_settings(), _ctx(run))
+
+    @task
+    def publish(run: dict) -> dict:
+        from outreach import stages
+
+        return stages.publish(_settings(), _ctx(run))
+
+    @task(retries=0, trigger_rule=TriggerRule.ALL_DONE)
+    def report(run: dict) -> dict:
+        from outreach import stages
+
+        return stages.report(_settings(), _ctx(run))
+
+    run = prepare()
+    ingested, built, checked, published, reported = (
+        ingest(run),
+        build(run),
+        check(run),
+        publish(run),
+        report(run),
+    )
+    ingested >> built >> checked >> published >> reported
+
+
+nightly = outreach_nightly()

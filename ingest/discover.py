@@ -1,0 +1,111 @@
+"""Discover the inbox: which files there are, who sent them, what they really are.
+
+The first folder level names the provider. A file's identity is its path under the inbox, its
+version the SHA-256 of its bytes. The type is sniffed from the bytes, never from the extension.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+PROVIDERS = ("townships", "joint_branches", "enterprises", "county")
+PROVIDER_NAMES = {
+    "townships": "乡镇",
+    "joint_branches": "联合党支部",
+    "enterprises": "企业",
+    "county": "县委组织部",
+}
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    path: Path
+    rel: str  # path under the inbox, '/'-separated: the file's identity
+    provider: str | None
+    size: int
+    sha256: str
+    kind: str  # xlsx | xls | csv | empty | html | unknown
+    mtime: float
+
+
+@dataclass(frozen=True)
+class SkippedPath:
+    rel: str
+    reason: str
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sniff(path: Path) -> str:
+    with path.open("rb") as fh:
+        head = fh.read(2048)
+    if not head:
+        return "empty"
+    if head.startswith(_ZIP):
+        return "xlsx"
+    if head.startswith(_OLE2):
+        return "xls"
+    lowered = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if lowered.startswith((b"<!doctype html", b"<html", b"<?xml", b"<table")):
+        return "html"
+    if b"\x00" in head:
+        return "unknown"
+    return "csv"
+
+
+def _ignored(name: str) -> bool:
+    # Office lock files and hidden files are not reports.
+    return name.startswith(("~$", ".")) or name in ("Thumbs.db", "desktop.ini")
+
+
+def discover(inbox: Path) -> tuple[list[InboxFile], list[SkippedPath]]:
+    """Every regular file under the inbox, sorted by path, and every path skipped with why."""
+    inbox = inbox.resolve()
+    files: list[InboxFile] = []
+    skipped: list[SkippedPath] = []
+    for dirpath, dirnames, filenames in os.walk(inbox, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            full = Path(dirpath) / name
+            rel = full.relative_to(inbox).as_posix()
+            if _ignored(name):
+                skipped.append(SkippedPath(rel, "hidden_or_lock_file"))
+                continue
+            st = full.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                target = full.resolve()
+                if not target.is_relative_to(inbox):
+                    skipped.append(SkippedPath(rel, "symlink_outside_inbox"))
+                    continue
+                st = target.stat()
+            if not stat.S_ISREG(st.st_mode):
+                skipped.append(SkippedPath(rel, "not_a_regular_file"))
+                continue
+            first = rel.split("/", 1)[0]
+            provider = first if "/" in rel and first in PROVIDERS else None
+            files.append(
+                InboxFile(
+                    path=full,
+                    rel=rel,
+                    provider=provider,
+                    size=st.st_size,
+                    sha256=sha256_of(full),
+                    kind=sniff(full),
+                    mtime=st.st_mtime,
+                )
+            )
+    files.sort(key=lambda f: f.rel)
+    return files, skipped

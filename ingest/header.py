@@ -1,0 +1,120 @@
+"""Find the header row of a sheet and recognise its dataset.
+
+Partners put title rows above the header (up to 15 rows of preamble), sometimes a two-row header
+with a group label merged over several columns. We score every candidate row, alone and joined
+with the row below, against every dataset of the registry; a dataset matches when all its
+required columns are present. A sheet that matches nothing is reported with its header.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.read import Sheet
+from ingest.registry import ColumnSpec, DatasetSpec, match_header_cell
+from ingest.text import cell_text, compact
+
+MAX_PREAMBLE_ROWS = 15
+_SHEET_UNIT = re.compile(r"单位[:：]\s*(万元|元)")
+
+
+@dataclass(frozen=True)
+class HeaderMatch:
+    dataset: str
+    header_rows: tuple[int, ...]  # 0-based indexes of the header row(s)
+    data_start: int  # 0-based index of the first row after the header
+    columns: tuple[tuple[int, ColumnSpec, str | None], ...]  # (sheet column, spec, unit)
+    sheet_unit: str | None  # '万元' when a title row says 单位：万元
+    ignored_headers: tuple[str, ...]  # header cells mapped to no column of the dataset
+
+
+def _row_texts(sheet: Sheet, r: int) -> list[str]:
+    if r >= len(sheet.rows):
+        return []
+    return [cell_text(v).strip() for v in sheet.rows[r]]
+
+
+def _joined(upper: list[str], lower: list[str]) -> list[str]:
+    width = max(len(upper), len(lower))
+    upper = upper + [""] * (width - len(upper))
+    lower = lower + [""] * (width - len(lower))
+    return [lo or up for up, lo in zip(upper, lower, strict=True)]
+
+
+def _score(dataset: DatasetSpec, names: list[str]):
+    mapped: dict[str, tuple[int, ColumnSpec, str | None]] = {}
+    ignored: list[str] = []
+    for idx, name in enumerate(names):
+        if not name:
+            continue
+        col, unit = match_header_cell(dataset, name)
+        if col is None or col.name in mapped:
+            ignored.append(name)
+            continue
+        mapped[col.name] = (idx, col, unit)
+    if any(c.name not in mapped for c in dataset.required):
+        return None
+    return len(mapped) - 0.01 * len(ignored), tuple(mapped.values()), tuple(ignored)
+
+
+def _sheet_unit(sheet: Sheet, upto: int) -> str | None:
+    for r in range(upto):
+        for v in sheet.rows[r]:
+            if isinstance(v, str):
+                m = _SHEET_UNIT.search(compact(v).replace(":", "："))
+                if m:
+                    return m.group(1)
+    return None
+
+
+def find_header(sheet: Sheet, registry: dict[str, DatasetSpec]) -> HeaderMatch | None:
+    best = None
+    limit = min(len(sheet.rows), MAX_PREAMBLE_ROWS + 1)
+    for r in range(limit):
+        single = _row_texts(sheet, r)
+        if not any(single):
+            continue
+        candidates = [((r,), single)]
+        below = _row_texts(sheet, r + 1)
+        if any(below):
+            candidates.append(((r, r + 1), _joined(single, below)))
+        for rows, names in candidates:
+            for dataset in registry.values():
+                scored = _score(dataset, names)
+                if scored is None:
+                    continue
+                score, columns, ignored = scored
+                # Prefer the higher score; on a tie, the single row (earlier data start).
+                if best is None or score > best[0] + 1e-9:
+                    best = (score, dataset.name, rows, columns, ignored)
+    if best is None:
+        return None
+    _, name, rows, columns, ignored = best
+    return HeaderMatch(
+        dataset=name,
+        header_rows=rows,
+        data_start=rows[-1] + 1,
+        columns=tuple(sorted(columns, key=lambda c: c[0])),
+        sheet_unit=_sheet_unit(sheet, rows[0]),
+        ignored_headers=ignored,
+    )
+
+
+def header_cells(sheet: Sheet) -> list[str]:
+    """The most header-like row of an unmatched sheet, for the report: the first row among the
+    first rows with the most non-empty cells."""
+    best: list[str] = []
+    for r in range(min(len(sheet.rows), MAX_PREAMBLE_ROWS + 1)):
+        texts = [t for t in _row_texts(sheet, r) if t]
+        if len(texts) > len(best):
+            best = texts
+    return best
+
+
+def header_names_of(sheet: Sheet, match: HeaderMatch) -> list[str]:
+    """The header text of every column, the lower row winning in a two-row header."""
+    names = _row_texts(sheet, match.header_rows[0])
+    for r in match.header_rows[1:]:
+        names = _joined(names, _row_texts(sheet, r))
+    return names

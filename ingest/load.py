@@ -1,0 +1,260 @@
+"""The raw layer of the build DuckDB file: the only module of the loader that writes to DuckDB.
+
+Each file version is committed in one transaction: every row the path's previous version
+contributed is deleted, the new rows, quarantined rows and unmatched sheets are inserted, and
+the file ledger (``raw.file_versions``) records the version. Rows go in as Arrow batches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ingest.discover import InboxFile
+from ingest.pii import mask, token
+from ingest.places import Gazetteer
+from ingest.registry import DatasetSpec
+from ingest.validate import SheetRows
+
+_SQL_TYPES = {
+    "text": "VARCHAR",
+    "longtext": "VARCHAR",
+    "enum": "VARCHAR",
+    "credit_code": "VARCHAR",
+    "place_township": "VARCHAR",
+    "place_village": "VARCHAR",
+    "date": "DATE",
+    "money": "DECIMAL(18,2)",
+    "int": "INTEGER",
+    "decimal": "DECIMAL(10,2)",
+    "bool": "BOOLEAN",
+    "resident_id": "VARCHAR",
+    "phone": "VARCHAR",
+}
+_ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "DATE": pa.date32(),
+    "DECIMAL(18,2)": pa.decimal128(18, 2),
+    "DECIMAL(10,2)": pa.decimal128(10, 2),
+    "INTEGER": pa.int32(),
+    "BOOLEAN": pa.bool_(),
+    "TIMESTAMP": pa.timestamp("us"),
+}
+LINEAGE = [
+    ("provider", "VARCHAR"),
+    ("source_file", "VARCHAR"),
+    ("file_sha256", "VARCHAR"),
+    ("sheet_name", "VARCHAR"),
+    ("row_number", "INTEGER"),
+    ("load_id", "VARCHAR"),
+    ("loaded_at", "TIMESTAMP"),
+]
+
+SUPPORT_TABLES = {
+    "townships": "township_code VARCHAR, township_name VARCHAR, county_code VARCHAR, county_name VARCHAR",
+    "file_versions": (
+        "source_file VARCHAR, provider VARCHAR, file_sha256 VARCHAR, size_bytes BIGINT, "
+        "first_seen TIMESTAMP, status VARCHAR, dataset_rows INTEGER, rows_loaded INTEGER, "
+        "rows_quarantined INTEGER, load_id VARCHAR"
+    ),
+    "quarantine_rows": (
+        "provider VARCHAR, source_file VARCHAR, file_sha256 VARCHAR, sheet_name VARCHAR, "
+        "row_number INTEGER, dataset VARCHAR, rule_id VARCHAR, column_name VARCHAR, "
+        "message VARCHAR, original_values VARCHAR, load_id VARCHAR"
+    ),
+    "quarantine_files": (
+        "provider VARCHAR, source_file VARCHAR, file_sha256 VARCHAR, rule_id VARCHAR, "
+        "message VARCHAR, load_id VARCHAR"
+    ),
+    "unmatched_sheets": (
+        "provider VARCHAR, source_file VARCHAR, file_sha256 VARCHAR, sheet_name VARCHAR, "
+        "header_cells VARCHAR, load_id VARCHAR"
+    ),
+}
+
+
+def raw_columns(dataset: DatasetSpec) -> list[tuple[str, str]]:
+    """The raw table's columns in order: data columns (with token and mask beside PII), lineage."""
+    cols: list[tuple[str, str]] = []
+    for spec in dataset.columns:
+        cols.append((spec.name, _SQL_TYPES[spec.type]))
+        if spec.type == "place_township":
+            cols.append(("township_code", "VARCHAR"))
+        if spec.pii:
+            cols += [(f"{spec.name}_token", "VARCHAR"), (f"{spec.name}_mask", "VARCHAR")]
+    return cols + LINEAGE
+
+
+class RawStore:
+    """A write connection to the build file's ``raw`` schema."""
+
+    def __init__(self, db_path: Path, registry: dict[str, DatasetSpec]):
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.registry = registry
+        self.con = duckdb.connect(str(db_path))
+        self._ensure_schema()
+
+    def _ensure_schema(self) -> None:
+        self.con.execute("create schema if not exists raw")
+        for name, dataset in self.registry.items():
+            cols = ", ".join(f'"{c}" {t}' for c, t in raw_columns(dataset))
+            self.con.execute(f"create table if not exists raw.{name} ({cols})")
+        for name, cols in SUPPORT_TABLES.items():
+            self.con.execute(f"create table if not exists raw.{name} ({cols})")
+
+    def close(self) -> None:
+        self.con.execute("checkpoint")
+        self.con.close()
+
+    def current_sha256(self, rel: str) -> str | None:
+        row = self.con.execute(
+            "select file_sha256 from raw.file_versions where source_file = ? and status = 'current'",
+            [rel],
+        ).fetchone()
+        return row[0] if row else None
+
+    def write_townships(self, gazetteer: Gazetteer) -> None:
+        self.con.execute("begin")
+        self.con.execute("delete from raw.townships")
+        self.con.executemany(
+            "insert into raw.townships values (?, ?, ?, ?)",
+            [
+                (t.code, t.name, gazetteer.county_code, gazetteer.county_name)
+                for t in gazetteer.townships
+            ],
+        )
+        self.con.execute("commit")
+
+    def _insert_arrow(
+        self, table: str, columns: list[tuple[str, str]], data: dict[str, list]
+    ) -> None:
+        schema = pa.schema([(c, _ARROW_TYPES[t]) for c, t in columns])
+        batch = pa.table(
+            {c: pa.array(data[c], type=schema.field(c).type) for c, _ in columns}, schema=schema
+        )
+        self.con.register("_batch", batch)
+        try:
+            names = ", ".join(f'"{c}"' for c, _ in columns)
+            self.con.execute(f"insert into raw.{table} ({names}) select {names} from _batch")
+        finally:
+            self.con.unregister("_batch")
+
+    def commit_file(
+        self,
+        file: InboxFile,
+        load_id: str,
+        pii_key: bytes,
+        sheets: list[SheetRows],
+        unmatched: list[tuple[str, str]],
+        file_problem: tuple[str, str] | None,
+    ) -> None:
+        """Replace everything the path contributed by this version, in one transaction.
+
+        A version that cannot be read at all is recorded as quarantined and leaves the rows of
+        the path's current version in place: a broken resend never erases good data.
+        """
+        now = dt.datetime.now().replace(microsecond=0)
+        provider = file.provider or ""
+        con = self.con
+        con.execute("begin")
+        try:
+            if file_problem is None:
+                for name in self.registry:
+                    con.execute(f"delete from raw.{name} where source_file = ?", [file.rel])
+                for table in ("quarantine_rows", "unmatched_sheets", "quarantine_files"):
+                    con.execute(f"delete from raw.{table} where source_file = ?", [file.rel])
+                con.execute(
+                    "update raw.file_versions set status = 'superseded' "
+                    "where source_file = ? and status = 'current'",
+                    [file.rel],
+                )
+                for rows in sheets:
+                    self._insert_sheet(file, load_id, pii_key, rows, now)
+                for sheet_name, header in unmatched:
+                    con.execute(
+                        "insert into raw.unmatched_sheets values (?, ?, ?, ?, ?, ?)",
+                        [provider, file.rel, file.sha256, sheet_name, header, load_id],
+                    )
+                status = "current"
+            else:
+                rule_id, message = file_problem
+                con.execute(
+                    "delete from raw.quarantine_files where source_file = ? and file_sha256 = ?",
+                    [file.rel, file.sha256],
+                )
+                con.execute(
+                    "insert into raw.quarantine_files values (?, ?, ?, ?, ?, ?)",
+                    [provider, file.rel, file.sha256, rule_id, message, load_id],
+                )
+                status = "quarantined"
+            loaded = sum(len(s.row_numbers) for s in sheets)
+            quarantined = sum(len(s.quarantined) for s in sheets)
+            con.execute(
+                "delete from raw.file_versions where source_file = ? and file_sha256 = ?",
+                [file.rel, file.sha256],
+            )
+            con.execute(
+                "insert into raw.file_versions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    file.rel,
+                    provider,
+                    file.sha256,
+                    file.size,
+                    now,
+                    status,
+                    loaded + quarantined,
+                    loaded,
+                    quarantined,
+                    load_id,
+                ],
+            )
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+
+    def _insert_sheet(
+        self, file: InboxFile, load_id: str, pii_key: bytes, rows: SheetRows, now
+    ) -> None:
+        dataset = self.registry[rows.dataset]
+        n = len(rows.row_numbers)
+        if n:
+            data = dict(rows.columns)
+            for spec in dataset.columns:
+                if spec.pii:
+                    values = data[spec.name]
+                    data[f"{spec.name}_token"] = [token(v, pii_key) for v in values]
+                    data[f"{spec.name}_mask"] = [mask(v) for v in values]
+            data.update(
+                provider=[file.provider] * n,
+                source_file=[file.rel] * n,
+                file_sha256=[file.sha256] * n,
+                sheet_name=[rows.sheet_name] * n,
+                row_number=rows.row_numbers,
+                load_id=[load_id] * n,
+                loaded_at=[now] * n,
+            )
+            self._insert_arrow(rows.dataset, raw_columns(dataset), data)
+        if rows.quarantined:
+            self.con.executemany(
+                "insert into raw.quarantine_rows values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [
+                        file.provider,
+                        file.rel,
+                        file.sha256,
+                        rows.sheet_name,
+                        q.row_number,
+                        rows.dataset,
+                        q.rule_id,
+                        q.column_name,
+                        q.message,
+                        q.original,
+                        load_id,
+                    ]
+                    for q in rows.quarantined
+                ],
+            )

@@ -1,0 +1,222 @@
+"""Checks and the publishing gate.
+
+Four sources of findings, one verdict:
+- ``marts.dq_results`` rows written by dbt (warnings about what partners sent, errors such as
+  duplicate fact keys, rows not conserved, dangling foreign keys);
+- dbt data tests (severity from their config);
+- the Great Expectations suites of ``expectations/``;
+- two checks that need Python: ID/phone patterns in any text column outside raw, and a mart
+  that was non-empty in the last published warehouse and is empty now.
+Obligation flags (``dq_missing_*``, ``dq_org_cadre_pairing_load``) are findings about the
+programme and never block. Any failed check of severity ``error`` stops publishing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from outreach.dbt_runner import DbtNodeResult
+
+# RE2 has no look-around: a boundary is start/end or a non-digit.
+ID_PATTERN = r"(^|[^0-9])[0-9]{17}[0-9Xx]([^0-9]|$)"
+MOBILE_PATTERN = r"(^|[^0-9])1[3-9][0-9]{9}([^0-9]|$)"
+
+OBLIGATION_TABLES = (
+    "dq_missing_quarterly_visits",
+    "dq_missing_annual_talks",
+    "dq_missing_branch_activities",
+    "dq_org_cadre_pairing_load",
+)
+
+
+@dataclass
+class Check:
+    rule_id: str
+    severity: str  # error | warning
+    failures: int
+    source: str  # dbt_results | dbt_test | gx | python
+    detail: str = ""
+    sample: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.failures > 0
+
+
+@dataclass
+class CheckReport:
+    checks: list[Check]
+    obligations: dict[str, int]
+
+    @property
+    def blocking(self) -> list[Check]:
+        return [c for c in self.checks if c.severity == "error" and c.failed]
+
+    @property
+    def warnings(self) -> list[Check]:
+        return [c for c in self.checks if c.severity == "warning" and c.failed]
+
+    def as_dict(self) -> dict:
+        return {
+            "checks": [asdict(c) for c in self.checks],
+            "obligations": self.obligations,
+            "blocking": [c.rule_id for c in self.blocking],
+        }
+
+
+def mart_tables(con: duckdb.DuckDBPyConnection, schema: str = "marts") -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = ? order by 1",
+            [schema],
+        ).fetchall()
+    ]
+
+
+def scan_personal_data(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> list[Check]:
+    """Every VARCHAR column of every table outside raw, searched for ID and mobile patterns."""
+    hits: list[Check] = []
+    rows = con.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where data_type = 'VARCHAR' and table_schema in (select unnest(?::varchar[])) order by 1, 2",
+        [list(schemas)],
+    ).fetchall()
+    for schema, table, column in rows:
+        ref = f"{schema}.{table}.{column}"
+        q = (
+            f'select count(*), list("{column}")[1:3] from "{schema}"."{table}" '
+            f'where regexp_matches("{column}", ?) or regexp_matches("{column}", ?)'
+        )
+        count, sample = con.execute(q, [ID_PATTERN, MOBILE_PATTERN]).fetchone()
+        if count:
+            masked = [str(s)[:4] + "…" for s in (sample or [])]
+            hits.append(
+                Check(
+                    "pii_outside_raw",
+                    "error",
+                    count,
+                    "python",
+                    f"{ref} 含身份证号或手机号样式",
+                    masked,
+                )
+            )
+    if not hits:
+        hits.append(
+            Check("pii_outside_raw", "error", 0, "python", "no ID or phone pattern outside raw")
+        )
+    return hits
+
+
+def emptied_marts(con: duckdb.DuckDBPyConnection, published: Path) -> list[Check]:
+    """Marts that the last published warehouse had rows in and this build has none."""
+    if not published.exists():
+        return [Check("mart_emptied", "error", 0, "python", "no previous published warehouse")]
+    before: dict[str, int] = {}
+    prev = duckdb.connect(str(published), read_only=True)
+    try:
+        for table in mart_tables(prev):
+            before[table] = prev.execute(f'select count(*) from marts."{table}"').fetchone()[0]
+    finally:
+        prev.close()
+    now = set(mart_tables(con))
+    emptied = []
+    for table, count in sorted(before.items()):
+        if count == 0:
+            continue
+        if (
+            table not in now
+            or con.execute(f'select count(*) from marts."{table}"').fetchone()[0] == 0
+        ):
+            emptied.append(f"marts.{table} (上次发布 {count} 行)")
+    return [
+        Check(
+            "mart_emptied", "error", len(emptied), "python", "上次发布非空、本次为空的表", emptied
+        )
+    ]
+
+
+def dbt_test_checks(nodes: list[DbtNodeResult]) -> list[Check]:
+    out = []
+    for node in nodes:
+        if node.resource_type not in ("test", "unit_test"):
+            continue
+        failed = node.status in ("fail", "error", "warn")
+        severity = (
+            "warning"
+            if (node.status == "warn" or (node.severity or "").lower() == "warn")
+            else "error"
+        )
+        failures = (node.failures or 1) if failed else 0
+        name = node.unique_id.split(".")[2] if node.unique_id.count(".") >= 2 else node.unique_id
+        out.append(Check(f"dbt:{name}", severity, failures, "dbt_test", node.message or "", []))
+    return out
+
+
+def dq_results_checks(con: duckdb.DuckDBPyConnection) -> list[Check]:
+    rows = con.execute(
+        "select rule_id, severity, count(*), list(coalesce(entity, '') || ' ' || coalesce(detail, ''))[1:5] "
+        "from marts.dq_results group by 1, 2 order by 1"
+    ).fetchall()
+    return [Check(r, s, n, "dbt_results", "", [str(x) for x in sample]) for r, s, n, sample in rows]
+
+
+def obligation_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    present = set(mart_tables(con))
+    return {
+        t: con.execute(f"select count(*) from marts.{t}").fetchone()[0]
+        for t in OBLIGATION_TABLES
+        if t in present
+    }
+
+
+def run_checks(
+    build_db: Path, published_db: Path, as_of: dt.date, dbt_tests: list[DbtNodeResult]
+) -> CheckReport:
+    from expectations.runner import run_suites
+
+    con = duckdb.connect(str(build_db), read_only=True)
+    try:
+        checks = dq_results_checks(con)
+        checks += dbt_test_checks(dbt_tests)
+        checks += scan_personal_data(con, ("marts", "staging", "intermediate"))
+        checks += emptied_marts(con, published_db)
+        obligations = obligation_counts(con)
+    finally:
+        con.close()
+    for r in run_suites(build_db, as_of):
+        checks.append(Check(r.rule_id, r.severity, r.failures, "gx", r.detail, list(r.sample)))
+    return CheckReport(checks=checks, obligations=obligations)
+
+
+def record_checks(build_db: Path, report: CheckReport, as_of: dt.date) -> None:
+    """Add the failed checks that dbt did not write itself to ``marts.dq_results``."""
+    rows = [
+        (
+            c.rule_id,
+            c.severity,
+            c.detail[:200],
+            None,
+            json.dumps(c.sample, ensure_ascii=False),
+            as_of,
+        )
+        for c in report.checks
+        if c.failed and c.source != "dbt_results"
+    ]
+    if not rows:
+        return
+    con = duckdb.connect(str(build_db))
+    try:
+        con.executemany(
+            "insert into marts.dq_results (rule_id, severity, entity, period, detail, as_of) "
+            "values (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        con.execute("checkpoint")
+    finally:
+        con.close()

@@ -1,0 +1,144 @@
+"""The ``outreach`` command: a thin CLI over the project's packages.
+
+outreach demo [DIR]             write the demo inbox (default: $OUTREACH_HOME/inbox)
+outreach run [--as-of DATE]     run the nightly DAG once, in-process (embedded Airflow)
+outreach headlines [--published] print the headline figures of the warehouse
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from outreach.settings import SettingsError, load_settings, parse_date
+
+
+def _cmd_demo(args) -> int:
+    from outreach.demo import write_demo_inbox
+
+    settings = load_settings()
+    target = Path(args.dir).resolve() if args.dir else settings.inbox
+    manifest = write_demo_inbox(target)
+    from outreach.demo import DEMO_AS_OF
+
+    (target / DEMO_MARKER).write_text(DEMO_AS_OF.isoformat())
+    print(f"demo inbox written to {target}: {len(manifest.files)} files")
+    return 0
+
+
+DEMO_MARKER = ".outreach-demo"
+
+
+def _inbox_is_empty(inbox: Path) -> bool:
+    return not inbox.exists() or not any(p.is_file() for p in inbox.rglob("*"))
+
+
+def _print_summary(run: dict) -> None:
+    from outreach.report import HEADLINE_LABELS, OBLIGATION_LABELS, _fmt
+
+    print()
+    print(f"as-of {run['as_of']}  run {run['run_id']}  published: {run['published']}")
+    for reason in run["reasons"]:
+        print(f"  not published because: {reason}")
+    print(f"files {run['files']}  rows {run['rows']}  unmatched sheets {run['sheets_unmatched']}")
+    print("\nHeadline figures (marts.program_headlines):")
+    for metric, label in HEADLINE_LABELS.items():
+        if metric in run["headlines"]:
+            print(f"  {metric:<28} {_fmt(metric, run['headlines'][metric]):>14}  {label}")
+    print("\nData-quality flags:")
+    for table, label in OBLIGATION_LABELS.items():
+        print(f"  {table:<32} {run['obligations'].get(table, 0):>6}  {label}")
+    warnings = sum(c["failures"] for c in run["checks"] if c["severity"] == "warning")
+    errors = sum(c["failures"] for c in run["checks"] if c["severity"] == "error")
+    print(f"  {'warnings (published)':<32} {warnings:>6}")
+    print(f"  {'errors (block publishing)':<32} {errors:>6}")
+    print(f"\nbuild warehouse: {run['paths']['warehouse']}")
+    print(f"published:       {run['paths']['published']}")
+    print(f"report:          {run['paths']['report']}/summary.md (run.json beside it)")
+
+
+def _cmd_run(args) -> int:
+    from outreach import airflow_env
+
+    settings = load_settings()
+    settings.ensure_dirs()
+    marker = settings.inbox / DEMO_MARKER  # hidden: the loader ignores it
+    if args.demo_if_empty and _inbox_is_empty(settings.inbox):
+        from outreach.demo import DEMO_AS_OF, write_demo_inbox
+
+        manifest = write_demo_inbox(settings.inbox)
+        marker.write_text(DEMO_AS_OF.isoformat())
+        print(
+            f"inbox was empty: wrote the demo inbox ({len(manifest.files)} files) to {settings.inbox}"
+        )
+    if args.as_of or settings.as_of:
+        as_of = settings.resolve_as_of(args.as_of)
+    elif marker.exists():
+        as_of = parse_date(marker.read_text(), str(marker))  # the demo reports on its own as-of
+    else:
+        as_of = settings.resolve_as_of()
+    print(
+        f"running outreach_nightly for as-of {as_of} (Airflow metadata in {settings.airflow_home})"
+    )
+    state = airflow_env.run_once(settings, as_of)
+    run_json = airflow_env.latest_run_json(settings)
+    if run_json.exists():
+        run = json.loads(run_json.read_text(encoding="utf-8"))
+        if run.get("as_of") == as_of.isoformat():
+            _print_summary(run)
+    print(f"\nDAG run state: {state}")
+    return 0 if state == "success" else 1
+
+
+def _cmd_headlines(args) -> int:
+    from outreach.stages import read_headlines
+
+    settings = load_settings()
+    db = settings.published_db if args.published else settings.build_db
+    headlines = read_headlines(db)
+    if headlines is None:
+        print(f"no warehouse at {db}", file=sys.stderr)
+        return 1
+    print(json.dumps(headlines, ensure_ascii=False, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="outreach", description="Outreach Warehouse")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="write the built-in demo inbox")
+    demo.add_argument("dir", nargs="?", help="target folder (default: $OUTREACH_HOME/inbox)")
+    demo.set_defaults(func=_cmd_demo)
+    run = sub.add_parser("run", help="run the nightly DAG once, in-process")
+    run.add_argument(
+        "--as-of", help="the day to report on, YYYY-MM-DD (default: OUTREACH_AS_OF or today)"
+    )
+    run.add_argument(
+        "--demo-if-empty",
+        action="store_true",
+        help="write the demo inbox first if the inbox is empty, and report on its as-of date",
+    )
+    run.set_defaults(func=_cmd_run)
+    head = sub.add_parser("headlines", help="print the headline figures")
+    head.add_argument("--published", action="store_true", help="read the published warehouse")
+    head.set_defaults(func=_cmd_headlines)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SettingsError as exc:
+        print(f"outreach: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

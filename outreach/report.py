@@ -1,0 +1,161 @@
+"""The run report: ``reports/<run id>/run.json`` (an interface), a Chinese summary per provider
+and file (``summary.md``), and ``reports/latest/`` pointing at the newest run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+from ingest.discover import PROVIDER_NAMES
+
+HEADLINE_LABELS = {
+    "cadres_talked": "约谈干部（人）",
+    "opinions_collected": "收集意见建议（条）",
+    "households_visited": "走访农户（户）",
+    "households_paired": "结对帮扶农户（户）",
+    "funding_yuan": "筹措资金（元）",
+    "cooperatives": "专业合作社（个）",
+    "practical_matters_done": "办结实事（件）",
+    "enterprise_problems_solved": "解决企业诉求（件）",
+    "branch_problems_solved": "解决支部难题（件）",
+    "capacity_projects": "造血型项目（个）",
+    "members_transformed": "转化后进党员（人）",
+    "branches_upgraded": "晋位升级支部（个）",
+    "work_teams": "驻村工作队（支）",
+    "villages_stationed": "驻村覆盖行政村（个）",
+    "cadres_stationed": "驻村干部（人）",
+    "quarterly_visit_rate": "季度走访完成率",
+}
+OBLIGATION_LABELS = {
+    "dq_missing_quarterly_visits": "季度未走访（结对×季度）",
+    "dq_missing_annual_talks": "年度未约谈（干部×年度）",
+    "dq_missing_branch_activities": "季度未开展组织生活（支部×季度）",
+    "dq_org_cadre_pairing_load": "组工干部结对户数不是5户",
+}
+STATUS_LABELS = {"loaded": "已入库", "unchanged": "未变化（已入库过）", "quarantined": "整份退回"}
+
+
+def build_run_json(
+    *,
+    run_id: str,
+    as_of: str,
+    published: bool,
+    reasons: list[str],
+    ingest: dict,
+    checks: dict | None,
+    headlines: dict[str, float] | None,
+    publication: dict | None,
+    paths: dict[str, str],
+) -> dict:
+    check_rows = [
+        {
+            "rule_id": c["rule_id"],
+            "severity": c["severity"],
+            "failures": c["failures"],
+            "source": c["source"],
+        }
+        for c in (checks or {}).get("checks", [])
+    ]
+    return {
+        "run_id": run_id,
+        "as_of": as_of,
+        "published": published,
+        "reasons": reasons,
+        "files": ingest.get("files", {}),
+        "rows": ingest.get("rows", {}),
+        "sheets_unmatched": ingest.get("sheets_unmatched", 0),
+        "checks": check_rows,
+        "obligations": (checks or {}).get("obligations", {}),
+        "headlines": headlines or {},
+        "publication": publication,
+        "paths": paths,
+    }
+
+
+def _fmt(metric: str, value) -> str:
+    if value is None:
+        return "—"
+    if metric == "quarterly_visit_rate":
+        return f"{float(value) * 100:.2f}%"
+    if metric == "funding_yuan":
+        return f"{float(value):,.2f}"
+    return f"{int(value):,}"
+
+
+def summary_markdown(run: dict, ingest: dict) -> str:
+    lines = [
+        f"# 数据仓库运行报告 {run['run_id']}",
+        "",
+        f"- 统计截止日期：{run['as_of']}",
+        f"- 是否已发布：{'是' if run['published'] else '否'}",
+    ]
+    if run["reasons"]:
+        lines.append("- 未发布原因：" + "；".join(run["reasons"]))
+    files, rows = run["files"], run["rows"]
+    lines += [
+        f"- 文件：新入库 {files.get('loaded', 0)} 份，未变化 {files.get('unchanged', 0)} 份，整份退回 {files.get('quarantined', 0)} 份",
+        f"- 数据行：入库 {rows.get('loaded', 0)} 行，退回 {rows.get('quarantined', 0)} 行；无法识别的工作表 {run['sheets_unmatched']} 个",
+        "",
+        "## 主要指标",
+        "",
+        "| 指标 | 数值 |",
+        "|---|---|",
+    ]
+    for metric, label in HEADLINE_LABELS.items():
+        if metric in run["headlines"]:
+            lines.append(f"| {label} | {_fmt(metric, run['headlines'][metric])} |")
+    lines += ["", "## 履职提醒（不影响发布）", "", "| 项目 | 条数 |", "|---|---|"]
+    for table, label in OBLIGATION_LABELS.items():
+        lines.append(f"| {label} | {run['obligations'].get(table, 0)} |")
+    failed = [c for c in run["checks"] if c["failures"]]
+    lines += ["", "## 数据质量检查", "", "| 规则 | 级别 | 问题数 |", "|---|---|---|"]
+    for c in sorted(failed, key=lambda c: (c["severity"], c["rule_id"])):
+        level = "错误（阻止发布）" if c["severity"] == "error" else "提醒"
+        lines.append(f"| {c['rule_id']} | {level} | {c['failures']} |")
+    if not failed:
+        lines.append("| 全部通过 | — | 0 |")
+    by_provider: dict[str, list[dict]] = defaultdict(list)
+    for f in ingest.get("file_details", []):
+        by_provider[f["provider"] or "unknown"].append(f)
+    lines += ["", "## 各报送单位文件明细"]
+    for provider in sorted(by_provider):
+        lines += [
+            "",
+            f"### {PROVIDER_NAMES.get(provider, '目录不明')}（{provider}）",
+            "",
+            "| 文件 | 状态 | 数据集 | 入库行 | 退回行 | 无法识别的工作表 | 说明 |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for f in by_provider[provider]:
+            note = f["problem"]["message"] if f.get("problem") else ""
+            lines.append(
+                f"| {f['file']} | {STATUS_LABELS.get(f['status'], f['status'])} | {'、'.join(f['datasets'])} "
+                f"| {f['rows_loaded']} | {f['rows_quarantined']} | {'、'.join(f['sheets_unmatched'])} | {note} |"
+            )
+    skipped = ingest.get("skipped_paths", [])
+    if skipped:
+        lines += ["", "## 跳过的路径", ""] + [f"- {s['path']}：{s['reason']}" for s in skipped]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(reports_dir: Path, run: dict, ingest: dict) -> Path:
+    run_dir = reports_dir / run["run_id"]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "run.json").write_text(
+        json.dumps(run, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    )
+    (run_dir / "summary.md").write_text(summary_markdown(run, ingest), encoding="utf-8")
+    latest = reports_dir / "latest"
+    tmp = reports_dir / f".latest.{run['run_id']}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(run_dir, tmp)
+    if latest.exists():
+        old = reports_dir / f".latest.old.{run['run_id']}"
+        latest.rename(old)
+        tmp.rename(latest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(latest)
+    return run_dir

@@ -1,0 +1,142 @@
+"""Settings: the only module that reads the environment.
+
+Every ``OUTREACH_*`` variable is read here, typed and validated, with its default. Everything
+else asks for a :class:`Settings` (``load_settings()``) instead of touching ``os.environ``.
+
+| variable | default | meaning |
+|---|---|---|
+| OUTREACH_HOME | ./var | root of all state: inbox/, warehouse/, published/, reports/, airflow/ |
+| OUTREACH_INBOX | $OUTREACH_HOME/inbox | where partners' spreadsheets are dropped |
+| OUTREACH_AS_OF | today (Asia/Shanghai) | the day a manual run reports on, YYYY-MM-DD |
+| OUTREACH_PII_KEY | generated once in $OUTREACH_HOME/pii.key (0600) | HMAC key for ID/phone tokens |
+| OUTREACH_TIMEZONE | Asia/Shanghai | the county's time zone (as-of dates, schedules) |
+| OUTREACH_GAZETTEER | config/gazetteer.yml | the county and its townships |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DAGS_DIR = PROJECT_ROOT / "dags"
+DEFAULT_GAZETTEER = PROJECT_ROOT / "config" / "gazetteer.yml"
+
+
+class SettingsError(ValueError):
+    """An OUTREACH_* variable holds a value the pipeline cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    inbox: Path
+    as_of: dt.date | None
+    pii_key_env: str | None
+    timezone: str
+    gazetteer: Path
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.home / "warehouse"
+
+    @property
+    def build_db(self) -> Path:
+        """The file the nightly run writes, checks, and never shows to analysts."""
+        return self.warehouse_dir / "outreach_build.duckdb"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.home / "published"
+
+    @property
+    def published_db(self) -> Path:
+        return self.published_dir / "outreach.duckdb"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def pii_key_file(self) -> Path:
+        return self.home / "pii.key"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def ensure_dirs(self) -> None:
+        for d in (
+            self.home,
+            self.inbox,
+            self.warehouse_dir,
+            self.published_dir,
+            self.reports_dir,
+            self.airflow_home,
+        ):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def pii_key(self) -> bytes:
+        """The HMAC key for ID and phone tokens.
+
+        OUTREACH_PII_KEY wins; otherwise a random key is generated once under OUTREACH_HOME with
+        mode 0600 and reused by every later run, so tokens stay stable and joinable.
+        """
+        if self.pii_key_env:
+            return self.pii_key_env.encode("utf-8")
+        path = self.pii_key_file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip().encode("utf-8")
+
+    def today(self) -> dt.date:
+        return dt.datetime.now(self.tz).date()
+
+    def resolve_as_of(self, explicit: dt.date | str | None = None) -> dt.date:
+        """--as-of beats OUTREACH_AS_OF beats today in the county's time zone."""
+        if explicit is not None:
+            return parse_date(explicit, "--as-of") if isinstance(explicit, str) else explicit
+        return self.as_of or self.today()
+
+
+def parse_date(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from exc
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    home = Path(env.get("OUTREACH_HOME") or "var").expanduser().resolve()
+    inbox = Path(env.get("OUTREACH_INBOX") or home / "inbox").expanduser().resolve()
+    as_of_raw = env.get("OUTREACH_AS_OF")
+    as_of = parse_date(as_of_raw, "OUTREACH_AS_OF") if as_of_raw else None
+    tz = env.get("OUTREACH_TIMEZONE") or "Asia/Shanghai"
+    try:
+        ZoneInfo(tz)
+    except Exception as exc:  # ZoneInfoNotFoundError or ValueError for odd names
+        raise SettingsError(f"OUTREACH_TIMEZONE is not a known time zone: {tz!r}") from exc
+    gazetteer = Path(env.get("OUTREACH_GAZETTEER") or DEFAULT_GAZETTEER).expanduser().resolve()
+    key = env.get("OUTREACH_PII_KEY") or None
+    if key is not None and len(key) < 16:
+        raise SettingsError("OUTREACH_PII_KEY must be at least 16 characters long")
+    return Settings(
+        home=home, inbox=inbox, as_of=as_of, pii_key_env=key, timezone=tz, gazetteer=gazetteer
+    )

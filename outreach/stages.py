@@ -1,0 +1,209 @@
+"""The stages of one run, as plain functions: the DAG's tasks call these and nothing else.
+
+prepare -> ingest -> build -> check -> publish -> report. Each stage writes what it found to
+``reports/<run id>/<stage>.json`` so that the report stage can tell the whole story even when a
+stage failed; the DAG passes only the small run context between tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+
+from outreach.context import RunContext, as_of_for_logical_date, new_run_context
+from outreach.settings import Settings, parse_date
+
+log = logging.getLogger("outreach.stages")
+
+
+class PublishBlocked(RuntimeError):
+    """A check of severity error failed: the last good warehouse stays published."""
+
+
+def _write(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+
+
+def _read(path: Path) -> dict | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+@contextmanager
+def _recorded(settings: Settings, ctx: RunContext, name: str):
+    """Record a stage's failure beside its output, then let it fail the task."""
+    try:
+        yield
+    except Exception as exc:
+        _write(
+            ctx.report_dir(settings) / f"{name}.error.json",
+            {
+                "stage": name,
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(),
+            },
+        )
+        raise
+
+
+def prepare(settings: Settings, logical_date: dt.datetime | None, conf: dict | None) -> dict:
+    """The run's as-of date: ``conf['as_of']`` when given, else the logical date's day in the
+    county's time zone."""
+    settings.ensure_dirs()
+    if conf and conf.get("as_of"):
+        as_of = parse_date(str(conf["as_of"]), "as_of")
+    elif logical_date is not None:
+        as_of = as_of_for_logical_date(logical_date, settings.tz)
+    else:
+        as_of = settings.resolve_as_of()
+    ctx = new_run_context(as_of)
+    ctx.report_dir(settings).mkdir(parents=True, exist_ok=True)
+    log.info("run %s reports on %s", ctx.run_id, as_of)
+    return ctx.to_xcom()
+
+
+def ingest(settings: Settings, ctx: RunContext) -> dict:
+    from ingest.pipeline import run_ingest
+    from outreach import progress
+
+    def show(i: int, total: int, outcome) -> None:
+        progress.file_progress(
+            i,
+            total,
+            outcome.file.rel,
+            outcome.status,
+            outcome.rows_loaded,
+            outcome.rows_quarantined,
+        )
+
+    with _recorded(settings, ctx, "ingest"):
+        progress.stage("ingest", f"reading {settings.inbox}")
+        summary = run_ingest(
+            inbox=settings.inbox,
+            build_db=settings.build_db,
+            gazetteer_path=settings.gazetteer,
+            pii_key=settings.pii_key(),
+            load_id=ctx.run_id,
+            tz=settings.tz,
+            progress=show,
+        ).as_dict()
+        _write(ctx.report_dir(settings) / "ingest.json", summary)
+        progress.stage(
+            "ingest",
+            f"files {summary['files']}, rows {summary['rows']}, unmatched sheets {summary['sheets_unmatched']}",
+        )
+    return {k: summary[k] for k in ("files", "rows", "sheets_unmatched")}
+
+
+def build(settings: Settings, ctx: RunContext) -> dict:
+    from outreach import dbt_runner, progress
+
+    with _recorded(settings, ctx, "build"):
+        progress.stage("dbt", f"building models for as-of {ctx.as_of}")
+        models = dbt_runner.build_models(settings, ctx.as_of)
+        progress.stage("dbt", f"{len(models)} models built; running data tests and unit tests")
+        tests = dbt_runner.run_tests(settings, ctx.as_of)
+        _write(
+            ctx.report_dir(settings) / "build.json",
+            {
+                "models": [m.__dict__ for m in models],
+                "tests": [t.__dict__ for t in tests],
+            },
+        )
+        failed = [t for t in tests if t.status in ("fail", "error", "warn")]
+        progress.stage("dbt", f"{len(tests)} tests, {len(failed)} not passing")
+    return {"models": len(models), "tests": len(tests), "tests_not_passing": len(failed)}
+
+
+def check(settings: Settings, ctx: RunContext) -> dict:
+    from outreach import progress
+    from outreach.checks import record_checks, run_checks
+    from outreach.dbt_runner import DbtNodeResult
+
+    with _recorded(settings, ctx, "check"):
+        progress.stage("checks", "dq_results, dbt tests, Great Expectations, personal-data scan")
+        built = _read(ctx.report_dir(settings) / "build.json") or {"tests": []}
+        tests = [DbtNodeResult(**t) for t in built["tests"]]
+        report = run_checks(settings.build_db, settings.published_db, ctx.as_of, tests)
+        record_checks(settings.build_db, report, ctx.as_of)
+        data = report.as_dict()
+        _write(ctx.report_dir(settings) / "check.json", data)
+        progress.stage(
+            "checks",
+            f"{len(report.blocking)} blocking, {len(report.warnings)} warnings, obligations {report.obligations}",
+        )
+        if report.blocking:
+            lines = [
+                f"{c.rule_id} ({c.failures} 处): {c.detail} 例: {'; '.join(c.sample[:3])}"
+                for c in report.blocking
+            ]
+            raise PublishBlocked(
+                "error-severity checks failed, not publishing:\n" + "\n".join(lines)
+            )
+    return {"blocking": len(report.blocking), "warnings": len(report.warnings)}
+
+
+def publish(settings: Settings, ctx: RunContext) -> dict:
+    from outreach import progress
+    from outreach.publish import publish as do_publish
+
+    with _recorded(settings, ctx, "publish"):
+        result = do_publish(settings.build_db, settings.published_db, ctx.run_id, ctx.as_of)
+        _write(ctx.report_dir(settings) / "publish.json", result)
+        progress.stage("publish", f"published {settings.published_db}")
+    return {"path": result["path"]}
+
+
+def read_headlines(db: Path) -> dict[str, float] | None:
+    import duckdb
+
+    if not db.exists():
+        return None
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "select metric, value from marts.program_headlines order by metric"
+        ).fetchall()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return {m: (int(v) if float(v).is_integer() else float(v)) for m, v in rows}
+
+
+def report(settings: Settings, ctx: RunContext) -> dict:
+    from outreach.publish import publication_info
+    from outreach.report import build_run_json, write_report
+
+    run_dir = ctx.report_dir(settings)
+    ingest_data = _read(run_dir / "ingest.json") or {}
+    checks = _read(run_dir / "check.json")
+    published = (run_dir / "publish.json").exists()
+    reasons = []
+    for name in ("ingest", "build", "check", "publish"):
+        err = _read(run_dir / f"{name}.error.json")
+        if err:
+            reasons.append(f"{name}: {err['error']}")
+    if not published and not reasons:
+        reasons.append("publish did not run")
+    run = build_run_json(
+        run_id=ctx.run_id,
+        as_of=ctx.as_of.isoformat(),
+        published=published,
+        reasons=reasons,
+        ingest=ingest_data,
+        checks=checks,
+        headlines=read_headlines(settings.build_db),
+        publication=publication_info(settings.published_db),
+        paths={
+            "warehouse": str(settings.build_db),
+            "published": str(settings.published_db),
+            "report": str(run_dir),
+        },
+    )
+    write_report(settings.reports_dir, run, ingest_data)
+    return {"published": published, "run_id": ctx.run_id}

@@ -1,0 +1,77 @@
+"""Gazetteer matching, village canonical names, settings and the as-of date of a nightly run."""
+
+import datetime as dt
+import stat
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ingest.places import canonical_village, load_gazetteer
+from outreach.context import as_of_for_logical_date
+from outreach.settings import DEFAULT_GAZETTEER, SettingsError, load_settings
+
+
+def test_township_with_or_without_suffix_and_traditional():
+    g = load_gazetteer(DEFAULT_GAZETTEER)
+    for spelling in ("什玲镇", "什玲", "什玲鎮", "保亭县什玲镇", " 什 玲 "):
+        township, problem = g.match_township(spelling)
+        assert problem is None and township.code == "101", spelling
+    assert g.match_township("六弓")[0].code == "200"
+
+
+def test_unknown_township_is_a_row_error():
+    g = load_gazetteer(DEFAULT_GAZETTEER)
+    township, problem = g.match_township("保亭镇")
+    assert township is None and problem.rule_id == "unknown_township"
+
+
+@pytest.mark.parametrize(
+    ("spelling", "canonical"),
+    [
+        ("什玲村", "什玲村委会"),
+        ("什玲村委会", "什玲村委会"),
+        ("什玲村民委员会", "什玲村委会"),
+        ("什玲", "什玲村委会"),
+        ("城区社区", "城区社区居委会"),
+        ("八 村", "八村委会"),
+    ],
+)
+def test_village_canonical_names(spelling, canonical):
+    assert canonical_village(spelling) == canonical
+
+
+def test_settings_defaults_and_validation(tmp_path):
+    s = load_settings({"OUTREACH_HOME": str(tmp_path)})
+    assert s.inbox == tmp_path / "inbox"
+    assert s.published_db == tmp_path / "published" / "outreach.duckdb"
+    assert s.airflow_home == tmp_path / "airflow"
+    assert s.as_of is None
+    assert load_settings(
+        {"OUTREACH_HOME": str(tmp_path), "OUTREACH_AS_OF": "2014-06-30"}
+    ).as_of == dt.date(2014, 6, 30)
+    with pytest.raises(SettingsError, match="YYYY-MM-DD"):
+        load_settings({"OUTREACH_HOME": str(tmp_path), "OUTREACH_AS_OF": "30/06/2014"})
+    with pytest.raises(SettingsError, match="time zone"):
+        load_settings({"OUTREACH_HOME": str(tmp_path), "OUTREACH_TIMEZONE": "Mars/Olympus"})
+    with pytest.raises(SettingsError, match="16"):
+        load_settings({"OUTREACH_HOME": str(tmp_path), "OUTREACH_PII_KEY": "short"})
+
+
+def test_pii_key_is_generated_once_with_mode_0600(tmp_path):
+    s = load_settings({"OUTREACH_HOME": str(tmp_path)})
+    key = s.pii_key()
+    assert stat.S_IMODE(s.pii_key_file.stat().st_mode) == 0o600
+    assert s.pii_key() == key and len(key) == 64
+    assert (
+        load_settings({"OUTREACH_HOME": str(tmp_path), "OUTREACH_PII_KEY": "x" * 20}).pii_key()
+        == b"x" * 20
+    )
+
+
+def test_nightly_run_reports_on_the_county_day_of_its_logical_date():
+    tz = ZoneInfo("Asia/Shanghai")
+    # The run that starts 2014-07-01 02:00 CST has logical date 2014-06-30 02:00 CST,
+    # which is 2014-06-29 18:00 UTC: the UTC day would be wrong.
+    logical = dt.datetime(2014, 6, 29, 18, 0, tzinfo=dt.UTC)
+    assert logical.date() == dt.date(2014, 6, 29)
+    assert as_of_for_logical_date(logical, tz) == dt.date(2014, 6, 30)
