@@ -1,0 +1,224 @@
+"""End to end: the real DAG through ``dag.test()`` on the demo inbox, as ``outreach run`` runs it.
+
+One demo run is shared by the module (it takes about a minute). A second run proves that a
+reader holding the published file open never blocks the nightly writer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+
+import duckdb
+import pytest
+
+from outreach.checks import ID_PATTERN, MOBILE_PATTERN
+from outreach.demo import DEMO_AS_OF, EXPECTED_HEADLINES, PLANTED
+
+pytestmark = pytest.mark.slow
+
+# RULES.md's headline table: the article's exact figures (enterprise_problems_solved is "130多件").
+ARTICLE = {
+    "cadres_talked": 186,
+    "opinions_collected": 235,
+    "households_visited": 1156,
+    "households_paired": 873,
+    "funding_yuan": 5170000,
+    "cooperatives": 148,
+    "practical_matters_done": 718,
+    "branch_problems_solved": 127,
+    "capacity_projects": 12,
+    "members_transformed": 34,
+    "branches_upgraded": 7,
+    "work_teams": 62,
+    "villages_stationed": 62,
+    "cadres_stationed": 260,
+}
+
+
+def _run(home, *args, background=False):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "OUTREACH_"))}
+    env["OUTREACH_HOME"] = str(home)
+    cmd = [sys.executable, "-m", "outreach.cli", "run", *args]
+    if background:
+        return subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    proc = _run(home, "--demo-if-empty")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return home, proc.stdout
+
+
+def _published(home):
+    return duckdb.connect(str(home / "published" / "outreach.duckdb"), read_only=True)
+
+
+def test_make_run_prints_headlines_flags_and_paths(demo_home):
+    _, out = demo_home
+    assert "cadres_talked" in out and "186" in out
+    assert "dq_missing_quarterly_visits" in out
+    assert "published:" in out and "DAG run state: success" in out
+
+
+def test_published_headlines_equal_the_article(demo_home):
+    home, _ = demo_home
+    con = _published(home)
+    rows = dict(con.execute("select metric, value from marts.program_headlines").fetchall())
+    as_of = {
+        r[0] for r in con.execute("select distinct as_of from marts.program_headlines").fetchall()
+    }
+    assert as_of == {DEMO_AS_OF}
+    for metric, value in ARTICLE.items():
+        assert float(rows[metric]) == value, metric
+    assert rows["enterprise_problems_solved"] >= 130
+    for metric, value in EXPECTED_HEADLINES.items():
+        assert float(rows[metric]) == pytest.approx(float(value), abs=1e-4), metric
+
+
+def test_planted_breaches_are_found_exactly(demo_home):
+    home, _ = demo_home
+    con = _published(home)
+    missed = con.execute(
+        "select cadre_code, household_code, quarter from marts.dq_missing_quarterly_visits order by 1, 2, 3"
+    ).fetchall()
+    assert len(missed) == len(PLANTED["missed_quarterly_visits"])
+    assert sorted(tuple(m) for m in missed) == sorted(
+        tuple(p) for p in PLANTED["missed_quarterly_visits"]
+    )
+    talks = con.execute("select cadre_code, year from marts.dq_missing_annual_talks").fetchall()
+    assert sorted((c, int(y)) for c, y in talks) == sorted(
+        (c, int(y)) for c, y in PLANTED["missed_annual_talks"]
+    )
+    branches = con.execute(
+        "select joint_branch, quarter from marts.dq_missing_branch_activities"
+    ).fetchall()
+    assert sorted(branches) == sorted(tuple(b) for b in PLANTED["missed_branch_quarters"])
+    load = dict(
+        con.execute(
+            "select cadre_code, active_pairings from marts.dq_org_cadre_pairing_load"
+        ).fetchall()
+    )
+    assert load == dict(PLANTED["org_cadre_pairing_load"])
+
+
+def test_run_json_reports_the_run(demo_home):
+    home, _ = demo_home
+    run = json.loads((home / "reports" / "latest" / "run.json").read_text(encoding="utf-8"))
+    assert run["as_of"] == DEMO_AS_OF.isoformat() and run["published"] is True
+    assert set(run) >= {
+        "as_of",
+        "published",
+        "files",
+        "rows",
+        "sheets_unmatched",
+        "checks",
+        "headlines",
+    }
+    assert run["files"]["quarantined"] == 0 and run["files"]["loaded"] > 50
+    assert run["rows"]["quarantined"] == PLANTED["quarantined_rows"]
+    assert run["sheets_unmatched"] == len(PLANTED["unmatched_sheets"])
+    assert run["headlines"]["cadres_talked"] == 186
+    assert all(c["severity"] in ("error", "warning") for c in run["checks"])
+    assert not [c for c in run["checks"] if c["severity"] == "error" and c["failures"]]
+    warnings = {c["rule_id"] for c in run["checks"] if c["severity"] == "warning" and c["failures"]}
+    assert {"visit_unpaired", "funding_over_million", "duplicate_merged"} <= warnings
+    per_run = home / "reports" / run["run_id"]
+    assert (per_run / "run.json").exists() and "数据仓库运行报告" in (
+        per_run / "summary.md"
+    ).read_text(encoding="utf-8")
+
+
+def test_published_file_holds_marts_only_and_no_personal_data(demo_home):
+    home, _ = demo_home
+    con = _published(home)
+    schemas = {
+        r[0]
+        for r in con.execute(
+            "select distinct table_schema from information_schema.tables"
+        ).fetchall()
+    }
+    assert schemas == {"marts"}
+    hits = []
+    for table, column in con.execute(
+        "select table_name, column_name from information_schema.columns where data_type = 'VARCHAR'"
+    ).fetchall():
+        n = con.execute(
+            f'select count(*) from marts."{table}" where regexp_matches("{column}", ?) or regexp_matches("{column}", ?)',
+            [ID_PATTERN, MOBILE_PATTERN],
+        ).fetchone()[0]
+        if n:
+            hits.append((table, column, n))
+    assert hits == []
+
+
+def test_a_reader_on_the_published_file_never_blocks_the_night_run(demo_home):
+    home, _ = demo_home
+    published = home / "published" / "outreach.duckdb"
+    before = published.stat().st_ino
+    proc = _run(home, "--as-of", "2014-06-30", background=True)
+    reads = 0
+    reader = duckdb.connect(str(published), read_only=True)  # held open for the whole run
+    try:
+        while proc.poll() is None:
+            assert reader.execute("select count(*) from marts.fct_visits").fetchone()[0] > 0
+            reads += 1
+            time.sleep(0.5)
+    finally:
+        reader.close()
+    out = proc.stdout.read()
+    assert proc.returncode == 0, out[-4000:]
+    assert reads > 0
+    assert published.stat().st_ino != before  # a new file was renamed into place
+    assert "unchanged" in out or "未变化" in out or "'unchanged':" in out
+
+
+def test_the_demo_inbox_is_the_same_bytes_every_time(demo_home, tmp_path):
+    from outreach.demo import write_demo_inbox
+
+    home, _ = demo_home
+    write_demo_inbox(tmp_path / "again")
+    first = sorted(
+        p.relative_to(home / "inbox")
+        for p in (home / "inbox").rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    )
+    second = sorted(
+        p.relative_to(tmp_path / "again") for p in (tmp_path / "again").rglob("*") if p.is_file()
+    )
+    assert first == second
+    for rel in first:
+        assert (home / "inbox" / rel).read_bytes() == (tmp_path / "again" / rel).read_bytes(), rel
+
+
+def test_publishing_is_blocked_by_an_error_and_yesterday_stays(demo_home):
+    """A duplicate fact key is an error: check fails, nothing is published, run.json says why."""
+    from outreach import stages
+    from outreach.context import new_run_context
+    from outreach.settings import load_settings
+
+    home, _ = demo_home
+    settings = load_settings({"OUTREACH_HOME": str(home)})
+    published = settings.published_db
+    before = published.read_bytes()
+    con = duckdb.connect(str(settings.build_db))
+    con.execute("insert into marts.fct_visits select * from marts.fct_visits limit 2")
+    con.execute("checkpoint")
+    con.close()
+    ctx = new_run_context(dt.date(2014, 6, 30))
+    with pytest.raises(stages.PublishBlocked, match="visit_id"):
+        stages.check(settings, ctx)
+    stages.report(settings, ctx)
+    run = json.loads((settings.reports_dir / ctx.run_id / "run.json").read_text(encoding="utf-8"))
+    assert run["published"] is False
+    assert any("visit_id" in r or "PublishBlocked" in r for r in run["reasons"])
+    assert published.read_bytes() == before
