@@ -1,0 +1,21 @@
+-- One row per natural key of work_teams (see macro natural_key); the other rows are listed in
+-- int_duplicates_merged.
+with
+
+staged as (
+    select * from {{ ref('stg_townships__work_teams') }}
+),
+
+file_versions as (
+    select * from {{ ref('stg_ingest__file_versions') }}
+),
+
+deduped as (
+    {{ dedupe_latest('staged', 'file_versions', natural_key('work_teams')) }}
+),
+
+final as (
+    select * from deduped
+)
+
+select * from final
