@@ -11,8 +11,8 @@ read-only warehouse -> run report.
 overrides it for a manual run.
 
 **Gate.** A failed error-severity check fails the ``check`` task: nothing is published, the last
-good warehouse stays, and ``report`` (which always runs) records ``"published": false`` with
-the reasons.
+good warehouse stays, ``report`` (which always runs) records ``"published": false`` with the
+reasons, and ``verdict`` fails the DAG run with the same reasons (rule and sample rows).
 
 This file only wires tasks; every task body calls ``outreach.stages``.
 """
@@ -86,6 +86,14 @@ def outreach_nightly():
 
         return stages.report(_settings(), _ctx(run))
 
+    @task(retries=0)
+    def verdict(run: dict) -> dict:
+        """Fails the DAG run when nothing was published, naming why: ``report`` always runs and
+        succeeds, so without this a blocked publish would look like a good night."""
+        from outreach import stages
+
+        return stages.verdict(_settings(), _ctx(run))
+
     run = prepare()
     ingested, built, checked, published, reported = (
         ingest(run),
@@ -94,7 +102,7 @@ def outreach_nightly():
         publish(run),
         report(run),
     )
-    ingested >> built >> checked >> published >> reported
+    ingested >> built >> checked >> published >> reported >> verdict(run)
 
 
 nightly = outreach_nightly()

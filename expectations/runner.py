@@ -31,15 +31,31 @@ def _describe(config) -> str:
     return f"{config.type}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
 
 
+def _exception_message(info) -> str | None:
+    """GX reports exceptions either flat or keyed by metric; either way, return the message."""
+    if not info:
+        return None
+    if "raised_exception" in info:
+        return info.get("exception_message") if info.get("raised_exception") else None
+    for value in info.values():
+        if isinstance(value, dict) and (
+            value.get("exception_message") or value.get("raised_exception")
+        ):
+            return str(value.get("exception_message"))
+    return None
+
+
 def run_suites(db_path: Path, as_of: dt.date) -> list[CheckResult]:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("TQDM_DISABLE", "1")
     import duckdb
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     from expectations.suites import build_suites
 
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("marts")
     results: list[CheckResult] = []
     con = duckdb.connect(str(db_path), read_only=True)
@@ -71,9 +87,10 @@ def run_suites(db_path: Path, as_of: dt.date) -> list[CheckResult]:
                 unexpected = r.result.get("unexpected_count")
                 failures = 0 if r.success else int(unexpected if unexpected else 1)
                 sample = tuple(str(v) for v in (r.result.get("partial_unexpected_list") or [])[:5])
-                if r.exception_info and r.exception_info.get("raised_exception"):
+                error = _exception_message(r.exception_info)
+                if error:  # an expectation that could not be evaluated has not passed
                     failures = max(failures, 1)
-                    sample = (str(r.exception_info.get("exception_message"))[:200],)
+                    sample = (error[:300],)
                 results.append(
                     CheckResult(
                         rule_id,

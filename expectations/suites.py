@@ -33,7 +33,7 @@ HEADLINE_METRICS = (
     "quarterly_visit_rate",
 )
 
-EARLIEST = "2012-01-01"
+EARLIEST = dt.date(2012, 1, 1)  # GX compares DuckDB DATE columns with date objects only
 
 
 def _err(**meta) -> dict:
@@ -95,9 +95,7 @@ def build_suites(as_of: dt.date) -> dict[str, list]:
                 column="active_days", min_value=30, max_value=92, meta=_err()
             ),
             E.ExpectColumnValuesToBeBetween(column="visit_count", min_value=0, meta=_err()),
-            E.ExpectColumnValuesToBeBetween(
-                column="quarter_end", max_value=as_of.isoformat(), meta=_err()
-            ),
+            E.ExpectColumnValuesToBeBetween(column="quarter_end", max_value=as_of, meta=_err()),
         ],
         "fct_talks": [
             *_key("talk_id"),

@@ -207,3 +207,15 @@ def report(settings: Settings, ctx: RunContext) -> dict:
     )
     write_report(settings.reports_dir, run, ingest_data)
     return {"published": published, "run_id": ctx.run_id}
+
+
+class RunFailed(RuntimeError):
+    """The night's run did not publish; the message says why."""
+
+
+def verdict(settings: Settings, ctx: RunContext) -> dict:
+    run = _read(ctx.report_dir(settings) / "run.json") or {}
+    if run.get("published"):
+        return {"published": True}
+    reasons = run.get("reasons") or ["the report was not written"]
+    raise RunFailed(f"run {ctx.run_id} (as-of {ctx.as_of}) did not publish:\n" + "\n".join(reasons))

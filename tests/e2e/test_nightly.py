@@ -222,3 +222,5 @@ def test_publishing_is_blocked_by_an_error_and_yesterday_stays(demo_home):
     assert run["published"] is False
     assert any("visit_id" in r or "PublishBlocked" in r for r in run["reasons"])
     assert published.read_bytes() == before
+    with pytest.raises(stages.RunFailed, match="visit_id"):
+        stages.verdict(settings, ctx)  # the DAG run fails, naming the rule
