@@ -85,9 +85,11 @@ def find_header(sheet: Sheet, registry: dict[str, DatasetSpec]) -> HeaderMatch |
                 if scored is None:
                     continue
                 score, columns, ignored = scored
-                # Prefer the higher score; on a tie, the single row (earlier data start).
-                if best is None or score > best[0] + 1e-9:
-                    best = (score, dataset.name, rows, columns, ignored)
+                # The higher score wins; on a tie, the fewer header rows (a merged two-row header
+                # reads the same from its lower row alone), then the earlier row.
+                key = (round(score, 6), -len(rows), -r)
+                if best is None or key > best[0]:
+                    best = (key, dataset.name, rows, columns, ignored)
     if best is None:
         return None
     _, name, rows, columns, ignored = best
@@ -96,7 +98,7 @@ def find_header(sheet: Sheet, registry: dict[str, DatasetSpec]) -> HeaderMatch |
         header_rows=rows,
         data_start=rows[-1] + 1,
         columns=tuple(sorted(columns, key=lambda c: c[0])),
-        sheet_unit=_sheet_unit(sheet, rows[0]),
+        sheet_unit=_sheet_unit(sheet, rows[-1]),
         ignored_headers=ignored,
     )
 

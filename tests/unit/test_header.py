@@ -95,3 +95,15 @@ def test_a_sheet_matching_no_dataset_is_reported_with_its_header():
 def test_header_beyond_fifteen_rows_of_preamble_is_not_searched():
     rows = [["说明"]] * 17 + [["走访日期", "干部编号", "户编号"]]
     assert find_header(_sheet(rows), REG) is None
+
+
+def test_unit_in_a_title_row_cell_of_its_own_applies():
+    # 单位：万元 in the last cell of the row just above the header
+    rows = [
+        ["什玲镇帮扶资金筹措台账", None, None, None, None],
+        ["填报单位：什玲镇人民政府", None, None, None, "单位：万元"],
+        ["序号", "日期", "资金来源", "来源单位", "金额"],
+        [1, "2012-07-10", "县级财政", "县财政局", 4.0],
+    ]
+    m = find_header(_sheet(rows), REG)
+    assert m.header_rows == (2,) and m.sheet_unit == "万元"
