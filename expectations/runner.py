@@ -72,7 +72,8 @@ def run_suites(db_path: Path, as_of: dt.date) -> list[CheckResult]:
                     CheckResult(f"gx:{mart}:missing", "error", mart, 1, f"marts.{mart} 不存在")
                 )
                 continue
-            frame = con.execute(f"select * from marts.{mart}").df()
+            # via Arrow: DATE columns arrive as datetime.date, which GX compares with date bounds
+            frame = con.sql(f"select * from marts.{mart}").to_arrow_table().to_pandas()
             batch = source.add_dataframe_asset(name=mart).add_batch_definition_whole_dataframe(
                 "all"
             )
