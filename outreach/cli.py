@@ -43,7 +43,11 @@ def _print_summary(run: dict) -> None:
     print(f"as-of {run['as_of']}  run {run['run_id']}  published: {run['published']}")
     for reason in run["reasons"]:
         print(f"  not published because: {reason}")
-    print(f"files {run['files']}  rows {run['rows']}  unmatched sheets {run['sheets_unmatched']}")
+    print(
+        f"this run: files {run['files']}  rows {run['rows']}  unmatched sheets {run['sheets_unmatched']}"
+    )
+    if run.get("warehouse"):
+        print(f"warehouse holds: {run['warehouse']}")
     print("\nHeadline figures (marts.program_headlines):")
     for metric, label in HEADLINE_LABELS.items():
         if metric in run["headlines"]:

@@ -48,6 +48,7 @@ def build_run_json(
     headlines: dict[str, float] | None,
     publication: dict | None,
     paths: dict[str, str],
+    warehouse: dict | None = None,
 ) -> dict:
     check_rows = [
         {
@@ -70,6 +71,7 @@ def build_run_json(
         "obligations": (checks or {}).get("obligations", {}),
         "headlines": headlines or {},
         "publication": publication,
+        "warehouse": warehouse or {},
         "paths": paths,
     }
 
@@ -96,7 +98,9 @@ def summary_markdown(run: dict, ingest: dict) -> str:
     files, rows = run["files"], run["rows"]
     lines += [
         f"- 文件：新入库 {files.get('loaded', 0)} 份，未变化 {files.get('unchanged', 0)} 份，整份退回 {files.get('quarantined', 0)} 份",
-        f"- 数据行：入库 {rows.get('loaded', 0)} 行，退回 {rows.get('quarantined', 0)} 行；无法识别的工作表 {run['sheets_unmatched']} 个",
+        f"- 本次数据行：入库 {rows.get('loaded', 0)} 行，退回 {rows.get('quarantined', 0)} 行；无法识别的工作表 {run['sheets_unmatched']} 个",
+        f"- 仓库累计：入库 {run['warehouse'].get('rows_loaded', 0)} 行，退回 {run['warehouse'].get('rows_quarantined', 0)} 行，"
+        f"无法识别的工作表 {run['warehouse'].get('sheets_unmatched', 0)} 个",
         "",
         "## 主要指标",
         "",

@@ -175,6 +175,36 @@ def read_headlines(db: Path) -> dict[str, float] | None:
     return {m: (int(v) if float(v).is_integer() else float(v)) for m, v in rows}
 
 
+def read_warehouse_totals(db: Path) -> dict | None:
+    """What the raw layer holds now, across every run: rows loaded and quarantined, files."""
+    import duckdb
+
+    from ingest.registry import load_registry
+
+    if not db.exists():
+        return None
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        loaded = sum(
+            con.execute(f"select count(*) from raw.{name}").fetchone()[0]
+            for name in load_registry()
+        )
+        one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "rows_loaded": loaded,
+            "rows_quarantined": one("select count(*) from raw.quarantine_rows"),
+            "sheets_unmatched": one("select count(*) from raw.unmatched_sheets"),
+            "files_current": one("select count(*) from raw.file_versions where status = 'current'"),
+            "files_quarantined": one(
+                "select count(distinct source_file) from raw.quarantine_files"
+            ),
+        }
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
 def report(settings: Settings, ctx: RunContext) -> dict:
     from outreach.publish import publication_info
     from outreach.report import build_run_json, write_report
@@ -199,6 +229,7 @@ def report(settings: Settings, ctx: RunContext) -> dict:
         checks=checks,
         headlines=read_headlines(settings.build_db),
         publication=publication_info(settings.published_db),
+        warehouse=read_warehouse_totals(settings.build_db),
         paths={
             "warehouse": str(settings.build_db),
             "published": str(settings.published_db),

@@ -1,0 +1,227 @@
+"""Demo inbox for Outreach Warehouse: 保亭县, January 2012 to June 2014, as of 2014-06-30.
+
+``write_demo_inbox(dir)`` writes a folder tree of spreadsheets that looks like what the county's
+partners really send (townships/, joint_branches/, enterprises/, county/), generated from a seeded
+truth (truth.py) so that the warehouse built from it reproduces the article's headline figures
+exactly (``EXPECTED_HEADLINES``) and finds exactly the planted problems (``PLANTED``).
+The same bytes come out every time.
+
+Where the mess is (see inbox.py for the details):
+
+county/
+  干部名册/…干部名册（2012年）.xlsx  title + 填报单位 row, '*' marks on required headers, phones as
+      numeric cells, booleans 是/否, blank 职级; an unmatched '填表说明' sheet.
+  约谈/2012年拉家常约谈记录.xls      xlwt .xls, two-row merged header (必谈内容 over the six topics,
+      single headers merged vertically), booleans √/×, real date cells, 张　三, stray spaces.
+  约谈/2013年拉家常约谈记录表.xlsx   two sheets of the same dataset; aliases 谈话日期/干部姓名/意见条数/
+      意见内容; 2013年4月2日 text dates and 年月日-formatted date cells; 是/否 and 有/无; footers.
+  约谈/2014年上半年拉家常约谈记录.csv UTF-8 (with BOM) CSV, booleans 1/0, '*' marks.
+  资金项目/县级帮扶资金及项目汇总.xlsx  the 1,200,000 yuan 财政 row (source written 县财政/县级财政),
+      合计 row, footers; projects with √/× and 计划投资（万元）.
+  问题台账/…一月一议问题台账.xlsx     one sheet a year; 一月一议日期 alias.
+townships/<乡镇>/
+  保城镇  real date cells (some typed as text), 乡镇 and 村委会 vertically merged, team cells merged,
+          IDs ending in lowercase x, phones as numbers; the Excel-mangled ID (4.69029E+17);
+          an unmatched '物资发放登记' sheet; money in 金额（元） with a 合计 row.
+  什玲镇  title + 填报单位 rows (5 preamble rows in 2012Q1), 同上 in 乡镇/村委会/走访方式,
+          什玲村 and 什玲村委会 mixed, 2013-04-02 and 2013/4/2; the unreadable 2013-02-30;
+          a 补报 file for 2013Q2 that resends 3 visits; funding under a 单位：万元 title row.
+  加茂镇  .xls workbooks with one sheet per quarter, 2013/4/2, 走访干部 alias, merged 乡镇;
+          the 2011/12/28 visit (before 2012); funding in 金额（万元）; project booleans 1/0.
+  响水镇  GB18030 CSV (visits, households, pairings, matters), 2013.4.2, blank rows between
+          villages, 合计 rows, a spaced header '走 访 日 期'; an empty 户编号; funding '5,000.00'
+          and the unreadable date 二〇一三年四月.
+  新政镇  traditional characters in titles, headers, places and file names (保亭縣, 新政鎮),
+          full-width dates ２０１３年４月２日, 张　三, stray spaces, full-width codes; an ID with a
+          wrong check character; money as '5000元'.
+  三道镇  two-row merged headers, 小计 per village, blank rows, 合计, 填表人/审核人/注 footers; a
+          走访方式 '微信'; money as '0.5万'/'0.5万元'; a funding row with an empty 来源单位.
+  六弓乡  Excel serial numbers as plain numbers, no title row, no 序号 column, 入户日期 alias;
+          a household in the unknown township 保亭镇; booleans Y/N.
+  南林乡  .xls files with date cells; two '.xls' files that are really .xlsx (zip).
+  毛感乡  header aliases (农户编号, 乡(镇), 村(居)委会, 户主, 入户日期, 走访干部, 行政村, 方式,
+          拉家常内容, 反映问题, 帮扶干部, 开始日期, 到位日期, 来源类型, 出资单位, 筹措金额, 造血型 …),
+          走访方式 spelled 上门/到户/集中座谈, 2013年4月2日; 2014Q2 as a UTF-8 CSV; the visits
+          naming unknown household codes and an unknown cadre code.
+joint_branches/<乡镇>/<支部>/  one workbook per branch (five styles in rotation: date cells,
+          .xls with '500元', aliases 支部名称/村党支部/日期/类型/内容, a two-row header 参会人数 with
+          merged branch columns, serial dates with blank rows between years and 同上); matters,
+          funding (one '五千元') and projects (有/无, 是/否, √/×) in some.
+enterprises/  five enterprise workbooks (links, funding, projects with Y/N, 企业诉求) and one .xls
+          summary of the other ten from 县工商联; the funding row and the project that a township
+          also reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .truth import DEMO_AS_OF, Truth, build_truth
+
+__all__ = [
+    "DEMO_AS_OF",
+    "EXPECTED_HEADLINES",
+    "PLANTED",
+    "DemoManifest",
+    "demo_truth",
+    "write_demo_inbox",
+]
+
+
+@dataclass(frozen=True)
+class DemoManifest:
+    """What write_demo_inbox wrote.
+
+    files: relative '/'-separated paths, sorted. counts: 'files', 'sheets', 'unmatched_sheets',
+    'quarantined_rows', and per dataset the number of data rows that must load into raw
+    (rows sent twice count twice; quarantined rows are not counted)."""
+
+    root: Path
+    files: tuple[str, ...]
+    counts: dict[str, int]
+
+
+@functools.cache
+def demo_truth() -> Truth:
+    """The clean records behind the demo inbox (built once per process)."""
+    return build_truth()
+
+
+@functools.cache
+def _layouts():
+    from .inbox import plan_inbox
+
+    return tuple(plan_inbox(demo_truth()))
+
+
+def write_demo_inbox(root: Path) -> DemoManifest:
+    """Write the demo inbox under root (created if missing; existing files of the same name are
+    overwritten, nothing else is touched)."""
+    from .writers import csv_bytes, xls_bytes, xlsx_bytes
+
+    root = Path(root)
+    files = []
+    for f in _layouts():
+        if f.kind in ("xlsx", "xls_lying"):
+            data = xlsx_bytes(f.sheets)
+        elif f.kind == "xls":
+            data = xls_bytes(f.sheets)
+        elif f.kind == "csv_gb18030":
+            data = csv_bytes(f.sheets[0], "gb18030")
+        elif f.kind == "csv_utf8":
+            data = csv_bytes(f.sheets[0], "utf-8")
+        else:  # pragma: no cover
+            raise ValueError(f.kind)
+        target = root.joinpath(*f.path.split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        files.append(f.path)
+    return DemoManifest(root, tuple(sorted(files)), _counts())
+
+
+@functools.cache
+def _counts() -> dict[str, int]:
+    from .render import COLUMNS
+
+    counts = {"files": 0, "sheets": 0, "unmatched_sheets": 0, "quarantined_rows": 0}
+    counts.update({d: 0 for d in COLUMNS})
+    for f in _layouts():
+        counts["files"] += 1
+        for s in f.sheets:
+            counts["sheets"] += 1
+            if s.dataset is None:
+                counts["unmatched_sheets"] += 1
+                continue
+            for r in s.data:
+                if r.rule:
+                    counts["quarantined_rows"] += 1
+                else:
+                    counts[s.dataset] += 1
+    return counts
+
+
+def _planted() -> dict[str, Any]:
+    from .truth import (
+        missed_annual_talks,
+        missed_branch_quarters,
+        missed_quarterly_visits,
+        org_cadre_pairing_load,
+        pairing_quarter_stats,
+    )
+
+    t = demo_truth()
+    quarantined = []
+    unmatched = []
+    for f in _layouts():
+        for s in f.sheets:
+            if s.dataset is None:
+                unmatched.append((f.path, s.name))
+            for r in s.data:
+                if r.rule:
+                    quarantined.append((f.path, s.name, r.row + 1, r.rule))
+    owed, met = pairing_quarter_stats(t.pairings, t.visits, t.as_of)
+    by_household = _pairings_of(t)
+    not_paired = [
+        v.key
+        for v in t.visits
+        if not any(
+            p.cadre_code == v.cadre_code and p.active_on(v.visit_date)
+            for p in by_household.get(v.household_code, ())
+        )
+    ]
+    dup_f = t.double_reported["funding"][0]
+    dup_p = t.double_reported["projects"][0]
+    return {
+        "missed_quarterly_visits": missed_quarterly_visits(t.pairings, t.visits, t.as_of),
+        "missed_annual_talks": missed_annual_talks(t.roster, t.talks, t.as_of),
+        "missed_branch_quarters": missed_branch_quarters(t.branch_activities, t.as_of),
+        "org_cadre_pairing_load": org_cadre_pairing_load(t.cadres, t.pairings, t.as_of),
+        "duplicate_visits": len(t.resent_visits),
+        "duplicate_visit_keys": list(t.resent_visits),
+        "duplicate_funding": 1,
+        "duplicate_funding_key": dup_f.key,
+        "duplicate_projects": 1,
+        "duplicate_project_code": dup_p.project_code,
+        "unknown_codes": list(t.intended["unknown_codes"]),
+        "bad_matters": list(t.intended["bad_matters"]),
+        "present_over_expected": sorted(
+            (a.joint_branch, a.activity_date, a.activity_type)
+            for a in t.branch_activities
+            if a.present_count > a.expected_count
+        ),
+        "large_funding": sorted(f.key for f in t.funding if f.amount_yuan > 1_000_000),
+        "visits_not_paired": len(not_paired),
+        "pairing_quarters_owed": owed,
+        "pairing_quarters_met": met,
+        "thirty_day_edges": list(t.intended["edge_pairings"]),
+        "quarantined_rows": len(quarantined),
+        "quarantined": sorted(quarantined),
+        "unmatched_sheets": sorted(unmatched),
+    }
+
+
+def _pairings_of(t: Truth) -> dict:
+    out: dict[str, list] = {}
+    for p in t.pairings:
+        out.setdefault(p.household_code, []).append(p)
+    return out
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: computed on first use, then cached
+    if name == "EXPECTED_HEADLINES":
+        from .truth import headlines
+
+        value = headlines(demo_truth())
+    elif name == "PLANTED":
+        value = _planted()
+    else:
+        raise AttributeError(name)
+    globals()[name] = value
+    return value
+
+
+assert DEMO_AS_OF == dt.date(2014, 6, 30)
