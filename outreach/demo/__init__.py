@@ -6,6 +6,13 @@ truth (truth.py) so that the warehouse built from it reproduces the article's he
 exactly (``EXPECTED_HEADLINES``) and finds exactly the planted problems (``PLANTED``).
 The same bytes come out every time.
 
+Conventions a reader must know: Excel serials are 1900-system (epoch 1899-12-30), as floats in
+.xlsx and ints in .xls; '同上' repeats the value of the data row directly above (never after a
+header, blank, 小计 or quarantined row); vertical merges span only data rows and hold the value
+in their top cell; a 万元 number's repr() is the exact decimal (×10000 gives yuan to the fen);
+CSV files start with a title line, UTF-8 ones carry a BOM, and PLANTED names their sheet after
+the file stem; rule names in PLANTED['quarantined'] are this package's own labels.
+
 Where the mess is (see inbox.py for the details):
 
 county/
@@ -38,7 +45,8 @@ townships/<乡镇>/
           走访方式 '微信'; money as '0.5万'/'0.5万元'; a funding row with an empty 来源单位.
   六弓乡  Excel serial numbers as plain numbers, no title row, no 序号 column, 入户日期 alias;
           a household in the unknown township 保亭镇; booleans Y/N.
-  南林乡  .xls files with date cells; two '.xls' files that are really .xlsx (zip).
+  南林乡  .xls files with date cells; two '.xls' files that are really .xlsx (zip); funding
+          amounts spelled every way in one column (5000, '5,000.00', '5000元', '0.5万').
   毛感乡  header aliases (农户编号, 乡(镇), 村(居)委会, 户主, 入户日期, 走访干部, 行政村, 方式,
           拉家常内容, 反映问题, 帮扶干部, 开始日期, 到位日期, 来源类型, 出资单位, 筹措金额, 造血型 …),
           走访方式 spelled 上门/到户/集中座谈, 2013年4月2日; 2014Q2 as a UTF-8 CSV; the visits
