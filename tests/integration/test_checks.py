@@ -1,0 +1,72 @@
+"""The Python checks of the gate: personal data outside raw, a mart that emptied, severities."""
+
+from __future__ import annotations
+
+import duckdb
+
+from ingest.pii import token
+from outreach.checks import Check, CheckReport, emptied_marts, scan_personal_data
+
+
+def _db(path, rows):
+    con = duckdb.connect(str(path))
+    con.execute("create schema if not exists marts")
+    con.execute(
+        "create or replace table marts.fct_visits (visit_id varchar, notes varchar, file_sha256 varchar, n int)"
+    )
+    if rows:
+        con.executemany("insert into marts.fct_visits values (?, ?, ?, ?)", rows)
+    return con
+
+
+def test_id_and_phone_patterns_are_found_even_inside_free_text(tmp_path):
+    con = _db(
+        tmp_path / "b.duckdb",
+        [
+            ("a", "拉家常，户主身份证46902919800101002X，已核实", None, 1),
+            ("b", "联系电话：13812343210", None, 2),
+            ("c", "电话138 1234 3210 已隐去", None, 3),
+        ],
+    )
+    hits = scan_personal_data(con, ("marts",))
+    assert [(h.rule_id, h.failures) for h in hits] == [("pii_outside_raw", 2)]
+    assert all("4690291980" not in s for s in hits[0].sample)  # the sample never repeats the number
+
+
+def test_tokens_keys_masks_and_file_hashes_are_not_personal_data(tmp_path):
+    con = _db(
+        tmp_path / "b.duckdb",
+        [
+            (
+                token("46902919800101002X", b"k" * 16),
+                "469029********002X 138****3210",
+                "e13466047549bca5e648ea6e71898cd2b24948cfb27b573f9fd4288942fa56bb",
+                1,
+            ),
+        ],
+    )
+    assert [h.failures for h in scan_personal_data(con, ("marts",))] == [0]
+
+
+def test_a_mart_that_emptied_since_the_last_publish_is_an_error(tmp_path):
+    published = tmp_path / "published.duckdb"
+    _db(published, [("a", "", None, 1)]).close()
+    con = _db(tmp_path / "b.duckdb", [])
+    (check,) = emptied_marts(con, published)
+    assert check.severity == "error" and check.failures == 1 and "fct_visits" in check.sample[0]
+    con.execute("insert into marts.fct_visits values ('a', '', null, 1)")
+    assert emptied_marts(con, published)[0].failures == 0
+    assert emptied_marts(con, tmp_path / "none.duckdb")[0].failures == 0
+
+
+def test_only_failed_errors_block():
+    report = CheckReport(
+        checks=[
+            Check("funding_over_million", "warning", 3, "dbt_results"),
+            Check("fact_key_not_unique", "error", 0, "dbt_results"),
+            Check("dangling_foreign_key", "error", 2, "dbt_results"),
+        ],
+        obligations={"dq_missing_quarterly_visits": 50},
+    )
+    assert [c.rule_id for c in report.blocking] == ["dangling_foreign_key"]
+    assert [c.rule_id for c in report.warnings] == ["funding_over_million"]
