@@ -100,7 +100,7 @@ def test_planted_breaches_are_found_exactly(demo_home):
         (c, int(y)) for c, y in PLANTED["missed_annual_talks"]
     )
     branches = con.execute(
-        "select joint_branch, quarter from marts.dq_missing_branch_activities"
+        "select joint_branch_name, quarter from marts.dq_missing_branch_activities"
     ).fetchall()
     assert sorted(branches) == sorted(tuple(b) for b in PLANTED["missed_branch_quarters"])
     load = dict(

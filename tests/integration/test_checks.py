@@ -70,3 +70,12 @@ def test_only_failed_errors_block():
     )
     assert [c.rule_id for c in report.blocking] == ["dangling_foreign_key"]
     assert [c.rule_id for c in report.warnings] == ["funding_over_million"]
+
+
+def test_the_publication_stamp_is_not_a_mart_that_emptied(tmp_path):
+    published = tmp_path / "published.duckdb"
+    prev = _db(published, [("a", "", None, 1)])
+    prev.execute("create table marts.publication as select 'run1' as run_id")
+    prev.close()
+    con = _db(tmp_path / "b.duckdb", [("a", "", None, 1)])
+    assert emptied_marts(con, published)[0].failures == 0
