@@ -34,6 +34,22 @@ OBLIGATION_LABELS = {
     "dq_missing_branch_activities": "季度未开展组织生活（支部×季度）",
     "dq_org_cadre_pairing_load": "组工干部结对户数不是5户",
 }
+RULE_LABELS = {
+    "visit_unpaired": "走访干部当日与该户无结对关系",
+    "unknown_cadre": "干部编号不在干部名册或工作队名册中",
+    "unknown_household": "户编号不在困难户信息中",
+    "unknown_village": "村委会不在该乡镇已知的村中",
+    "present_exceeds_expected": "实到人数大于应到人数",
+    "matter_closed_before_raised": "办结日期早于反映日期",
+    "matter_closed_without_date": "已办结但无办结日期",
+    "funding_over_million": "单笔资金超过100万元（可能元/万元混填）",
+    "duplicate_merged": "重复报送的行已合并",
+    "fact_key_not_unique": "事实表主键重复",
+    "rows_not_conserved": "原始层与成果层行数不符",
+    "dangling_foreign_key": "外键找不到维度记录",
+    "pii_outside_raw": "原始层以外出现身份证号或手机号",
+    "mart_emptied": "上次发布有数据的表本次为空",
+}
 STATUS_LABELS = {"loaded": "已入库", "unchanged": "未变化（已入库过）", "quarantined": "整份退回"}
 
 
@@ -94,7 +110,13 @@ def summary_markdown(run: dict, ingest: dict) -> str:
         f"- 是否已发布：{'是' if run['published'] else '否'}",
     ]
     if run["reasons"]:
-        lines.append("- 未发布原因：" + "；".join(run["reasons"]))
+        lines.append("- 未发布原因：")
+        lines += [
+            f"  - {line}"
+            for reason in run["reasons"]
+            for line in reason.splitlines()
+            if line.strip()
+        ]
     files, rows = run["files"], run["rows"]
     lines += [
         f"- 文件：新入库 {files.get('loaded', 0)} 份，未变化 {files.get('unchanged', 0)} 份，整份退回 {files.get('quarantined', 0)} 份",
@@ -114,12 +136,14 @@ def summary_markdown(run: dict, ingest: dict) -> str:
     for table, label in OBLIGATION_LABELS.items():
         lines.append(f"| {label} | {run['obligations'].get(table, 0)} |")
     failed = [c for c in run["checks"] if c["failures"]]
-    lines += ["", "## 数据质量检查", "", "| 规则 | 级别 | 问题数 |", "|---|---|---|"]
+    lines += ["", "## 数据质量检查", "", "| 规则 | 说明 | 级别 | 问题数 |", "|---|---|---|---|"]
     for c in sorted(failed, key=lambda c: (c["severity"], c["rule_id"])):
         level = "错误（阻止发布）" if c["severity"] == "error" else "提醒"
-        lines.append(f"| {c['rule_id']} | {level} | {c['failures']} |")
+        lines.append(
+            f"| {c['rule_id']} | {RULE_LABELS.get(c['rule_id'], '')} | {level} | {c['failures']} |"
+        )
     if not failed:
-        lines.append("| 全部通过 | — | 0 |")
+        lines.append("| 全部通过 | — | — | 0 |")
     by_provider: dict[str, list[dict]] = defaultdict(list)
     for f in ingest.get("file_details", []):
         by_provider[f["provider"] or "unknown"].append(f)
