@@ -54,24 +54,9 @@ from outreach.demo.truth import (
     missed_branch_quarters,
     missed_quarterly_visits,
 )
+from tests.article import ARTICLE
 
 REPO = Path(__file__).resolve().parents[2]
-ARTICLE = {
-    "cadres_talked": 186,
-    "opinions_collected": 235,
-    "households_visited": 1156,
-    "households_paired": 873,
-    "funding_yuan": 5170000,
-    "cooperatives": 148,
-    "practical_matters_done": 718,
-    "branch_problems_solved": 127,
-    "capacity_projects": 12,
-    "members_transformed": 34,
-    "branches_upgraded": 7,
-    "work_teams": 62,
-    "villages_stationed": 62,
-    "cadres_stationed": 260,
-}
 NATURAL_KEYS = {
     "visits": ("visit_date", "cadre_code", "household_code"),
     "funding": (
