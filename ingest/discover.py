@@ -31,7 +31,7 @@ class InboxFile:
     provider: str | None
     size: int
     sha256: str
-    kind: str  # xlsx | xls | csv | empty | html | unknown
+    kind: str  # xlsx | xls | csv | text | empty | html | unknown
     mtime: float
 
 
@@ -49,6 +49,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+TEXT_EXTENSIONS = (".csv", ".txt")
+
+
 def sniff(path: Path) -> str:
     with path.open("rb") as fh:
         head = fh.read(2048)
@@ -63,7 +66,8 @@ def sniff(path: Path) -> str:
         return "html"
     if b"\x00" in head:
         return "unknown"
-    return "csv"
+    # text is a CSV only when it says so; a text file saved as .xls is not a spreadsheet
+    return "csv" if path.suffix.lower() in TEXT_EXTENSIONS else "text"
 
 
 def _ignored(name: str) -> bool:

@@ -1,64 +1,27 @@
-"""The loader's flow, top to bottom: discover -> read -> find header -> validate -> load.
+"""The loader's flow, top to bottom: discover -> (sandbox: guard -> read -> header -> validate)
+-> load.
 
-``process_file`` is pure (no database): it reads one file and returns its account, so it can run
-in a worker. ``run_ingest`` walks the inbox, skips versions already loaded, and hands each new
-version to the single writer.
+``parse.process_file`` is pure (no database) and runs in sandboxed workers. ``run_ingest`` walks
+the inbox, skips versions already loaded, and commits each new version as the single writer.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
-from collections import Counter
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ingest.discover import InboxFile, SkippedPath, discover
-from ingest.header import find_header, header_cells
 from ingest.load import RawStore
-from ingest.places import Gazetteer, load_gazetteer
-from ingest.read import ReadError, read_sheets
-from ingest.registry import DatasetSpec, load_registry
-from ingest.validate import SheetRows, validate_sheet
+from ingest.parse import FileOutcome
+from ingest.places import load_gazetteer
+from ingest.registry import load_registry
+from ingest.sandbox import Sandbox, SandboxLimits
 
 log = logging.getLogger("outreach.ingest")
-
-
-@dataclass
-class FileOutcome:
-    file: InboxFile
-    status: str  # loaded | unchanged | quarantined
-    sheets: list[SheetRows] = field(default_factory=list)
-    unmatched: list[tuple[str, str]] = field(default_factory=list)  # (sheet, header JSON)
-    problem: tuple[str, str] | None = None  # (rule_id, Chinese message) for a whole file
-    skipped_rows: Counter = field(default_factory=Counter)
-
-    @property
-    def rows_loaded(self) -> int:
-        return sum(len(s.row_numbers) for s in self.sheets)
-
-    @property
-    def rows_quarantined(self) -> int:
-        return sum(len(s.quarantined) for s in self.sheets)
-
-    def summary(self) -> dict:
-        return {
-            "file": self.file.rel,
-            "provider": self.file.provider,
-            "sha256": self.file.sha256,
-            "status": self.status,
-            "datasets": sorted({s.dataset for s in self.sheets}),
-            "rows_loaded": self.rows_loaded,
-            "rows_quarantined": self.rows_quarantined,
-            "rows_skipped": dict(self.skipped_rows),
-            "sheets_unmatched": [name for name, _ in self.unmatched],
-            "problem": None
-            if self.problem is None
-            else {"rule_id": self.problem[0], "message": self.problem[1]},
-        }
 
 
 @dataclass
@@ -84,40 +47,6 @@ class IngestSummary:
         }
 
 
-def process_file(
-    file: InboxFile, registry: dict[str, DatasetSpec], gazetteer: Gazetteer, tz: ZoneInfo
-) -> FileOutcome:
-    if file.provider is None:
-        return FileOutcome(
-            file,
-            "quarantined",
-            problem=(
-                "unknown_provider",
-                "文件不在 townships/、joint_branches/、enterprises/、county/ 任一目录下，无法确定报送单位",
-            ),
-        )
-    try:
-        sheets = read_sheets(file.path, file.kind)
-    except ReadError as exc:
-        return FileOutcome(file, "quarantined", problem=(exc.rule_id, exc.message))
-    arrived_on = dt.datetime.fromtimestamp(file.mtime, tz).date()
-    outcome = FileOutcome(file, "loaded")
-    for sheet in sheets:
-        if not any(any(v is not None for v in row) for row in sheet.rows):
-            outcome.skipped_rows["empty_sheet"] += 1
-            continue
-        match = find_header(sheet, registry)
-        if match is None:
-            outcome.unmatched.append(
-                (sheet.name, json.dumps(header_cells(sheet), ensure_ascii=False))
-            )
-            continue
-        rows = validate_sheet(sheet, match, registry[match.dataset], gazetteer, arrived_on)
-        outcome.skipped_rows.update(rows.skipped)
-        outcome.sheets.append(rows)
-    return outcome
-
-
 def run_ingest(
     inbox: Path,
     build_db: Path,
@@ -126,7 +55,15 @@ def run_ingest(
     load_id: str,
     tz: ZoneInfo,
     progress: Callable[[int, int, FileOutcome], None] | None = None,
+    quarantine_dir: Path | None = None,
+    limits: SandboxLimits | None = None,
 ) -> IngestSummary:
+    """Load every new or changed file of the inbox; the same bytes again change nothing.
+
+    New versions are parsed in sandboxed workers; this process is the single writer and commits
+    each file as one transaction as soon as its account comes back. A file quarantined whole is
+    copied to ``quarantine_dir/<load id>/`` for the people who follow it up.
+    """
     registry = load_registry()
     gazetteer = load_gazetteer(gazetteer_path)
     files, skipped = discover(inbox)
@@ -134,19 +71,42 @@ def run_ingest(
         log.warning("skipped %s: %s", s.rel, s.reason)
     summary = IngestSummary(load_id=load_id, skipped_paths=skipped)
     store = RawStore(build_db, registry)
+    done = 0
+
+    def record(outcome: FileOutcome) -> None:
+        nonlocal done
+        done += 1
+        summary.files.append(outcome.summary())
+        if progress is not None:
+            progress(done, len(files), outcome)
+
     try:
         store.write_townships(gazetteer)
-        for i, file in enumerate(files, start=1):
+        changed = []
+        for file in files:
             if store.current_sha256(file.rel) == file.sha256:
-                outcome = FileOutcome(file, "unchanged")
+                record(FileOutcome(file, "unchanged"))
             else:
-                outcome = process_file(file, registry, gazetteer, tz)
+                changed.append(file)
+        with Sandbox(gazetteer_path, tz, limits or SandboxLimits()) as sandbox:
+            for outcome in sandbox.parse(changed):
+                file = outcome.file
                 store.commit_file(
                     file, load_id, pii_key, outcome.sheets, outcome.unmatched, outcome.problem
                 )
-            summary.files.append(outcome.summary())
-            if progress is not None:
-                progress(i, len(files), outcome)
+                if outcome.problem is not None and quarantine_dir is not None:
+                    _keep_copy(file, quarantine_dir / load_id)
+                record(outcome)
     finally:
         store.close()
+    summary.files.sort(key=lambda f: f["file"])
     return summary
+
+
+def _keep_copy(file: InboxFile, target_root: Path) -> None:
+    target = target_root / file.rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        shutil.copyfile(file.path, target)
+    except OSError as exc:  # the file may be gone or unreadable: the ledger still has its reason
+        log.warning("could not keep a copy of %s: %s", file.rel, exc)

@@ -105,6 +105,11 @@ def read_sheets(path: Path, kind: str) -> list[Sheet]:
         return read_csv(path)
     if kind == "empty":
         raise ReadError("empty_file", "文件为空（0 字节）")
+    if kind == "text":
+        raise ReadError(
+            "not_spreadsheet",
+            "文件是纯文本，不是表格（扩展名与内容不符）；请在 Excel 中另存为 .xlsx",
+        )
     if kind == "html":
         raise ReadError(
             "not_spreadsheet", "文件是网页（HTML），不是表格；请在 Excel 中另存为 .xlsx"

@@ -90,6 +90,7 @@ def ingest(settings: Settings, ctx: RunContext) -> dict:
             load_id=ctx.run_id,
             tz=settings.tz,
             progress=show,
+            quarantine_dir=settings.quarantine_dir,
         ).as_dict()
         _write(ctx.report_dir(settings) / "ingest.json", summary)
         progress.stage(

@@ -1,0 +1,144 @@
+"""Inspect an untrusted file before any parser sees it.
+
+A spreadsheet is a zip of XML (xlsx, xlsm) or an OLE2 compound file (xls). Both can be built to
+hurt a parser: a zip that inflates to gigabytes, XML that declares entities, a sheet that
+declares tens of millions of cells or puts one cell at XFD1048576 (python-calamine aborts the
+whole process on those), an encrypted package. These checks read only the zip directory and
+stream the XML; they return a reason to quarantine the file, or None.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_bytes: int = 200 * 1024 * 1024
+    max_uncompressed_bytes: int = 1024 * 1024 * 1024
+    max_ratio: int = 200  # inflated / compressed, for entries over 1 MiB inflated
+    max_cells: int = 5_000_000  # rows x columns a sheet may declare or reach
+
+
+DEFAULT_LIMITS = Limits()
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]+)?(\d+)?:?([A-Z]+)?(\d+)?"')
+_CELL_REF = re.compile(rb'<(?:\w+:)?c\s[^>]*?r="([A-Z]{1,3})(\d{1,7})"')
+_ENTITY = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_OLE2_ENCRYPTED = ("EncryptionInfo".encode("utf-16-le"), "EncryptedPackage".encode("utf-16-le"))
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    message: str
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ch - 64)
+    return n
+
+
+def _stream(zf: zipfile.ZipFile, info: zipfile.ZipInfo, chunk: int = 1 << 20):
+    """Yield an entry's inflated bytes in overlapping chunks (so a tag never falls between two)."""
+    tail = b""
+    with zf.open(info) as fh:
+        while block := fh.read(chunk):
+            yield tail + block
+            tail = block[-256:]
+
+
+def inspect_zip(path: Path, limits: Limits = DEFAULT_LIMITS) -> Finding | None:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        return Finding("corrupt", f"文件已损坏（不是完整的 xlsx 压缩包）：{exc}")
+    with zf:
+        infos = zf.infolist()
+        names = {i.filename for i in infos}
+        if "xl/workbook.xml" not in names and "[Content_Types].xml" not in names:
+            return Finding("not_spreadsheet", "压缩包里没有 Excel 工作簿（不是 xlsx 文件）")
+        total = sum(i.file_size for i in infos)
+        if total > limits.max_uncompressed_bytes:
+            return Finding(
+                "zip_bomb",
+                f"解压后达 {total // 2**20} MB，超过上限，疑似压缩炸弹；请删去空白行列后重新保存",
+            )
+        for i in infos:
+            if (
+                i.file_size > 2**20
+                and i.compress_size
+                and i.file_size / i.compress_size > limits.max_ratio
+            ):
+                return Finding(
+                    "zip_bomb",
+                    f"“{i.filename}”压缩比异常（{i.file_size // max(i.compress_size, 1)} 倍），疑似压缩炸弹",
+                )
+        for i in infos:
+            if not i.filename.endswith((".xml", ".rels", ".vml")):
+                continue
+            is_sheet = i.filename.startswith("xl/worksheets/")
+            max_row = max_col = 0
+            for n, block in enumerate(_stream(zf, i)):
+                if n == 0 and _ENTITY.search(block[:65536]):
+                    return Finding(
+                        "xml_entities",
+                        f"“{i.filename}”声明了 XML 实体（DOCTYPE/ENTITY），可能是实体炸弹；请用 Excel 重新保存",
+                    )
+                if not is_sheet:
+                    break
+                if n == 0 and (m := _DIMENSION.search(block)):
+                    c1, r1, c2, r2 = m.groups()
+                    cols = _col_number(c2 or c1 or b"A")
+                    rows = int(r2 or r1 or 1)
+                    if rows * cols > limits.max_cells:
+                        return _cell_bomb(i.filename, rows, cols)
+                for col, row in _CELL_REF.findall(block):
+                    max_row = max(max_row, int(row))
+                    max_col = max(max_col, _col_number(col))
+                if max_row * max_col > limits.max_cells:
+                    return _cell_bomb(i.filename, max_row, max_col)
+    return None
+
+
+def _cell_bomb(name: str, rows: int, cols: int) -> Finding:
+    return Finding(
+        "cell_bomb",
+        f"工作表“{name.rsplit('/', 1)[-1]}”声明了 {rows} 行 × {cols} 列，远超合理范围；"
+        "请删除表格右下方的空白行列（或远处的单元格）后重新保存",
+    )
+
+
+def inspect_ole2(path: Path) -> Finding | None:
+    """An OLE2 file is an .xls, or an encrypted xlsx in an OLE2 wrapper."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 20)
+    if any(marker in head for marker in _OLE2_ENCRYPTED):
+        return Finding("encrypted", "文件已加密（设置了打开密码），无法读取；请取消密码后重新报送")
+    return None
+
+
+def inspect(path: Path, kind: str, size: int, limits: Limits = DEFAULT_LIMITS) -> Finding | None:
+    if size > limits.max_file_bytes:
+        return Finding(
+            "too_large",
+            f"文件大小 {size // 2**20} MB 超过上限 {limits.max_file_bytes // 2**20} MB；请按乡镇或季度拆分后报送",
+        )
+    if kind == "xlsx":
+        return inspect_zip(path, limits)
+    if kind == "xls":
+        return inspect_ole2(path)
+    return None
+
+
+def has_macros(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return any(n.lower().endswith("vbaproject.bin") for n in zf.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False

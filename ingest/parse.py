@@ -1,0 +1,94 @@
+"""Parse one untrusted file into its account: the pure half of the loader (no database).
+
+Runs inside a sandboxed worker process (see ``sandbox.py``): guard -> read -> find header ->
+validate. Returns a ``FileOutcome``; raises only on bugs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from ingest.discover import InboxFile
+from ingest.guard import has_macros, inspect
+from ingest.header import find_header, header_cells
+from ingest.places import Gazetteer
+from ingest.read import ReadError, read_sheets
+from ingest.registry import DatasetSpec
+from ingest.validate import SheetRows, validate_sheet
+
+
+@dataclass
+class FileOutcome:
+    file: InboxFile
+    status: str  # loaded | unchanged | quarantined
+    sheets: list[SheetRows] = field(default_factory=list)
+    unmatched: list[tuple[str, str]] = field(default_factory=list)  # (sheet, header JSON)
+    problem: tuple[str, str] | None = None  # (rule_id, Chinese message) for a whole file
+    skipped_rows: Counter = field(default_factory=Counter)
+    has_macros: bool = False  # an .xlsm: its values are read, its macros never run
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(len(s.row_numbers) for s in self.sheets)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(len(s.quarantined) for s in self.sheets)
+
+    def summary(self) -> dict:
+        return {
+            "file": self.file.rel,
+            "provider": self.file.provider,
+            "sha256": self.file.sha256,
+            "status": self.status,
+            "datasets": sorted({s.dataset for s in self.sheets}),
+            "rows_loaded": self.rows_loaded,
+            "rows_quarantined": self.rows_quarantined,
+            "rows_skipped": dict(self.skipped_rows),
+            "sheets_unmatched": [name for name, _ in self.unmatched],
+            "has_macros": self.has_macros,
+            "problem": None
+            if self.problem is None
+            else {"rule_id": self.problem[0], "message": self.problem[1]},
+        }
+
+
+def process_file(
+    file: InboxFile, registry: dict[str, DatasetSpec], gazetteer: Gazetteer, tz: ZoneInfo
+) -> FileOutcome:
+    if file.provider is None:
+        return FileOutcome(
+            file,
+            "quarantined",
+            problem=(
+                "unknown_provider",
+                "文件不在 townships/、joint_branches/、enterprises/、county/ 任一目录下，无法确定报送单位",
+            ),
+        )
+    finding = inspect(file.path, file.kind, file.size)
+    if finding is not None:
+        return FileOutcome(file, "quarantined", problem=(finding.rule_id, finding.message))
+    try:
+        sheets = read_sheets(file.path, file.kind)
+    except ReadError as exc:
+        return FileOutcome(file, "quarantined", problem=(exc.rule_id, exc.message))
+    arrived_on = dt.datetime.fromtimestamp(file.mtime, tz).date()
+    outcome = FileOutcome(file, "loaded", has_macros=file.kind == "xlsx" and has_macros(file.path))
+    for sheet in sheets:
+        if not any(any(v is not None for v in row) for row in sheet.rows):
+            outcome.skipped_rows["empty_sheet"] += 1
+            continue
+        match = find_header(sheet, registry)
+        if match is None:
+            outcome.unmatched.append(
+                (sheet.name, json.dumps(header_cells(sheet), ensure_ascii=False))
+            )
+            continue
+        rows = validate_sheet(sheet, match, registry[match.dataset], gazetteer, arrived_on)
+        outcome.skipped_rows.update(rows.skipped)
+        outcome.sheets.append(rows)
+    return outcome

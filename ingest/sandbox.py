@@ -1,0 +1,140 @@
+"""Parse untrusted files in worker processes with memory and time limits.
+
+python-calamine aborts the whole process on some hostile files, and a file can be built to eat
+memory or time. Each file is parsed in a worker (``parse.process_file``) whose address space is
+capped; a file that takes too long has its worker killed; a file whose worker dies is retried
+alone, and quarantined if it kills its worker again. Two workers use both cores. The parent
+never parses: it only commits what the workers return.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import resource
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ingest.discover import InboxFile
+from ingest.parse import FileOutcome, process_file
+
+log = logging.getLogger("outreach.ingest.sandbox")
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    workers: int = 2
+    memory_bytes: int = 3 * 1024**3  # address space of a worker
+    seconds_per_file: float = 300.0
+
+
+def _init_worker(memory_bytes: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # an abort leaves no core file behind
+
+
+def _parse(file: InboxFile, gazetteer_path: str, tz_name: str) -> FileOutcome:
+    from ingest.places import load_gazetteer
+    from ingest.registry import load_registry
+
+    return process_file(
+        file, load_registry(), load_gazetteer(Path(gazetteer_path)), ZoneInfo(tz_name)
+    )
+
+
+def _failed(file: InboxFile, rule_id: str, message: str) -> FileOutcome:
+    return FileOutcome(file, "quarantined", problem=(rule_id, message))
+
+
+class Sandbox:
+    def __init__(self, gazetteer_path: Path, tz: ZoneInfo, limits: SandboxLimits = SandboxLimits()):
+        self.args = (str(gazetteer_path), str(tz))
+        self.limits = limits
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.limits.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self.limits.memory_bytes,),
+        )
+
+    def _kill_pool(self) -> None:
+        if self._pool is None:
+            return
+        for proc in list(getattr(self._pool, "_processes", {}).values()):
+            proc.kill()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._kill_pool() if exc[0] else self.close()
+
+    def parse(self, files: Iterable[InboxFile]) -> Iterator[FileOutcome]:
+        """Outcomes in completion order, one per file, whatever the files do to their workers."""
+        queue = list(files)[::-1]
+        suspects: list[InboxFile] = []  # in flight when a worker died: retried one at a time
+        running: dict[Future, tuple[InboxFile, float]] = {}
+        while queue or suspects or running:
+            if self._pool is None:
+                self._pool = self._new_pool()
+            alone = bool(suspects)
+            capacity = 1 if alone else self.limits.workers
+            while len(running) < capacity and (suspects or queue):
+                file = suspects.pop() if alone else queue.pop()
+                running[self._pool.submit(_parse, file, *self.args)] = (file, time.monotonic())
+            oldest = min(start for _, start in running.values())
+            timeout = max(0.0, oldest + self.limits.seconds_per_file - time.monotonic())
+            done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+            if not done:  # the oldest file ran out of time: kill the pool, requeue the others
+                late = min(running, key=lambda f: running[f][1])
+                late_file = running.pop(late)[0]
+                log.warning("parsing %s took too long; worker killed", late_file.rel)
+                queue.extend(file for file, _ in running.values())
+                running.clear()
+                self._kill_pool()
+                yield _failed(
+                    late_file,
+                    "parser_timeout",
+                    f"文件在 {self.limits.seconds_per_file:.0f} 秒内未能读完，已停止读取；请检查是否有异常多的行列或公式",
+                )
+                continue
+            broken: list[InboxFile] = []
+            for future in done:
+                file, _ = running.pop(future)
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    broken.append(file)
+                except MemoryError:
+                    yield _failed(file, "too_large", "读取该文件所需内存超过上限；请拆分后重新报送")
+            if broken:
+                # every future of a broken pool fails; the culprit is among these and the rest
+                broken += [file for file, _ in running.values()]
+                running.clear()
+                self._kill_pool()
+                if alone:
+                    for file in broken:
+                        log.warning("parser crashed on %s", file.rel)
+                        yield _failed(
+                            file,
+                            "parser_crashed",
+                            "读取该文件时解析程序崩溃，文件结构异常；请用 Excel 打开后另存为新的 .xlsx 再报送",
+                        )
+                else:
+                    suspects.extend(broken)
+        self.close()
