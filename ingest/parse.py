@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from ingest.discover import InboxFile
-from ingest.guard import has_macros, inspect
+from ingest.guard import DEFAULT_LIMITS, Limits, has_macros, inspect
 from ingest.header import find_header, header_cells
 from ingest.places import Gazetteer
 from ingest.read import ReadError, read_sheets
@@ -58,7 +58,11 @@ class FileOutcome:
 
 
 def process_file(
-    file: InboxFile, registry: dict[str, DatasetSpec], gazetteer: Gazetteer, tz: ZoneInfo
+    file: InboxFile,
+    registry: dict[str, DatasetSpec],
+    gazetteer: Gazetteer,
+    tz: ZoneInfo,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> FileOutcome:
     if file.provider is None:
         return FileOutcome(
@@ -69,7 +73,7 @@ def process_file(
                 "文件不在 townships/、joint_branches/、enterprises/、county/ 任一目录下，无法确定报送单位",
             ),
         )
-    finding = inspect(file.path, file.kind, file.size)
+    finding = inspect(file.path, file.kind, file.size, limits)
     if finding is not None:
         return FileOutcome(file, "quarantined", problem=(finding.rule_id, finding.message))
     try:

@@ -21,6 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ingest.discover import InboxFile
+from ingest.guard import DEFAULT_LIMITS, Limits
 from ingest.parse import FileOutcome, process_file
 
 log = logging.getLogger("outreach.ingest.sandbox")
@@ -31,6 +32,7 @@ class SandboxLimits:
     workers: int = 2
     memory_bytes: int = 3 * 1024**3  # address space of a worker
     seconds_per_file: float = 300.0
+    guard: Limits = DEFAULT_LIMITS
 
 
 def _init_worker(memory_bytes: int) -> None:
@@ -38,12 +40,12 @@ def _init_worker(memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # an abort leaves no core file behind
 
 
-def _parse(file: InboxFile, gazetteer_path: str, tz_name: str) -> FileOutcome:
+def _parse(file: InboxFile, gazetteer_path: str, tz_name: str, guard: Limits) -> FileOutcome:
     from ingest.places import load_gazetteer
     from ingest.registry import load_registry
 
     return process_file(
-        file, load_registry(), load_gazetteer(Path(gazetteer_path)), ZoneInfo(tz_name)
+        file, load_registry(), load_gazetteer(Path(gazetteer_path)), ZoneInfo(tz_name), guard
     )
 
 
@@ -96,7 +98,15 @@ class Sandbox:
             capacity = 1 if alone else self.limits.workers
             while len(running) < capacity and (suspects or queue):
                 file = suspects.pop() if alone else queue.pop()
-                running[self._pool.submit(_parse, file, *self.args)] = (file, time.monotonic())
+                try:
+                    future = self._pool.submit(_parse, file, *self.args, self.limits.guard)
+                except BrokenProcessPool:  # a worker died before we looked: isolate everyone
+                    (suspects if alone else queue).append(file)
+                    break
+                running[future] = (file, time.monotonic())
+            if not running:  # the pool broke before anything ran: start again
+                self._kill_pool()
+                continue
             oldest = min(start for _, start in running.values())
             timeout = max(0.0, oldest + self.limits.seconds_per_file - time.monotonic())
             done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
