@@ -50,6 +50,7 @@ class FileOutcome:
             "rows_quarantined": self.rows_quarantined,
             "rows_skipped": dict(self.skipped_rows),
             "sheets_unmatched": [name for name, _ in self.unmatched],
+            "unmatched_headers": {name: json.loads(header) for name, header in self.unmatched},
             "has_macros": self.has_macros,
             "problem": None
             if self.problem is None

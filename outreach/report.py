@@ -162,6 +162,20 @@ def summary_markdown(run: dict, ingest: dict) -> str:
                 f"| {f['file']} | {STATUS_LABELS.get(f['status'], f['status'])} | {'、'.join(f['datasets'])} "
                 f"| {f['rows_loaded']} | {f['rows_quarantined']} | {'、'.join(f['sheets_unmatched'])} | {note} |"
             )
+    unmatched = [
+        (f["file"], sheet, header)
+        for f in ingest.get("file_details", [])
+        for sheet, header in (f.get("unmatched_headers") or {}).items()
+    ]
+    if unmatched:
+        lines += [
+            "",
+            "## 无法识别的工作表（表头与任何模板都不符，请按模板表头重新填报）",
+            "",
+            "| 文件 | 工作表 | 表头 |",
+            "|---|---|---|",
+        ]
+        lines += [f"| {rel} | {sheet} | {' / '.join(header)} |" for rel, sheet, header in unmatched]
     skipped = ingest.get("skipped_paths", [])
     if skipped:
         lines += ["", "## 跳过的路径", ""] + [f"- {s['path']}：{s['reason']}" for s in skipped]

@@ -1,0 +1,94 @@
+"""run.json keys (an interface) and the Chinese summary for clerks."""
+
+import json
+
+from outreach.report import build_run_json, summary_markdown, write_report
+
+INGEST = {
+    "files": {"loaded": 2, "unchanged": 1, "quarantined": 1},
+    "rows": {"loaded": 10, "quarantined": 2},
+    "sheets_unmatched": 1,
+    "file_details": [
+        {
+            "file": "townships/什玲镇/a.xlsx",
+            "provider": "townships",
+            "status": "loaded",
+            "datasets": ["visits"],
+            "rows_loaded": 10,
+            "rows_quarantined": 2,
+            "sheets_unmatched": ["说明"],
+            "unmatched_headers": {"说明": ["序号", "商品名称"]},
+            "problem": None,
+        },
+        {
+            "file": "county/b.xlsx",
+            "provider": "county",
+            "status": "quarantined",
+            "datasets": [],
+            "rows_loaded": 0,
+            "rows_quarantined": 0,
+            "sheets_unmatched": [],
+            "problem": {"rule_id": "encrypted", "message": "文件已加密"},
+        },
+    ],
+}
+
+
+def _run(published=True, reasons=()):
+    return build_run_json(
+        run_id="2014-06-30_x",
+        as_of="2014-06-30",
+        published=published,
+        reasons=list(reasons),
+        ingest=INGEST,
+        checks={
+            "checks": [
+                {
+                    "rule_id": "visit_unpaired",
+                    "severity": "warning",
+                    "failures": 3,
+                    "source": "dbt_results",
+                }
+            ],
+            "obligations": {"dq_missing_quarterly_visits": 5},
+        },
+        headlines={"cadres_talked": 186, "quarterly_visit_rate": 0.993},
+        publication=None,
+        paths={"warehouse": "w", "published": "p", "report": "r"},
+    )
+
+
+def test_run_json_has_the_interface_keys():
+    run = _run()
+    assert {
+        "as_of",
+        "published",
+        "files",
+        "rows",
+        "sheets_unmatched",
+        "checks",
+        "headlines",
+    } <= set(run)
+    assert run["files"] == {"loaded": 2, "unchanged": 1, "quarantined": 1}
+    assert run["checks"] == [
+        {"rule_id": "visit_unpaired", "severity": "warning", "failures": 3, "source": "dbt_results"}
+    ]
+
+
+def test_summary_names_files_reasons_and_unmatched_headers():
+    text = summary_markdown(
+        _run(published=False, reasons=["check: 错误\nfact_key_not_unique (2 处)"]), INGEST
+    )
+    assert "是否已发布：否" in text and "  - fact_key_not_unique (2 处)" in text
+    assert "约谈干部（人） | 186" in text and "99.30%" in text
+    assert "文件已加密" in text and "整份退回" in text
+    assert "序号 / 商品名称" in text
+    assert "走访干部当日与该户无结对关系" in text
+
+
+def test_write_report_keeps_latest_in_step(tmp_path):
+    write_report(tmp_path, _run(), INGEST)
+    second = dict(_run(), run_id="2014-06-30_y")
+    write_report(tmp_path, second, INGEST)
+    assert json.loads((tmp_path / "latest" / "run.json").read_text())["run_id"] == "2014-06-30_y"
+    assert (tmp_path / "2014-06-30_x" / "summary.md").exists()
