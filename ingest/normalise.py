@@ -8,9 +8,10 @@ be read exactly is a problem, never an approximation.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from ingest.text import clean, compact
 
@@ -69,7 +70,9 @@ def to_date(value: object) -> tuple[dt.date | None, Problem | None]:
     if isinstance(value, bool):
         return None, Problem("bad_date", f"日期无法识别：{value}")
     if isinstance(value, int | float):
-        got = _serial_to_date(float(value))
+        if isinstance(value, float) and not math.isfinite(value):
+            return None, Problem("bad_date", f"日期无法识别：{value}")
+        got = _serial_to_date(float(value)) if abs(value) < 1e9 else None
         if got is None:
             return None, Problem("bad_date", f"日期无法识别：{value}")
         return got, None
@@ -89,65 +92,75 @@ def to_date(value: object) -> tuple[dt.date | None, Problem | None]:
 
 # ---------------------------------------------------------------------------- numbers
 
-_MONEY_TEXT = re.compile(r"^(-?\d+(?:\.\d+)?)(万元|万|元)?$")
+_MONEY_TEXT = re.compile(r"^(-?[0-9]{1,16}(?:\.[0-9]{1,12})?)(万元|万|元)?$")
 _FEN = Decimal("0.01")
+_MAX_YUAN = Decimal(10) ** 16  # DECIMAL(18,2)
+_FLOAT_NOISE = Decimal("0.000001")
 
 
 def to_money(value: object, unit: str | None) -> tuple[Decimal | None, Problem | None]:
     """Yuan, exact to the fen. ``unit`` is the column's or sheet's unit ('万元' or None = 元);
-    a unit written in the cell itself wins."""
+    a unit written in the cell itself wins. A number cell may carry float noise below the fen
+    (0.1 + 0.2); a written amount must be exact."""
+    bad = Problem("bad_money", f"金额无法识别：{value}（请填数字，如 5000 或 0.5万元）")
     if isinstance(value, bool):
-        return None, Problem("bad_money", f"金额无法识别：{value}")
+        return None, bad
     if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value) or abs(value) >= 1e17:
+            return None, bad
         amount = Decimal(repr(float(value))) if isinstance(value, float) else Decimal(value)
-        cell_unit = None
+        cell_unit, tolerance = None, _FLOAT_NOISE
     else:
         text = compact(str(value)).replace(",", "").replace("¥", "").replace("￥", "")
         match = _MONEY_TEXT.match(text)
         if match is None:
-            return None, Problem(
-                "bad_money", f"金额无法识别：{value}（请填数字，如 5000 或 0.5万元）"
-            )
+            return None, bad
         amount = Decimal(match.group(1))
-        cell_unit = match.group(2)
+        cell_unit, tolerance = match.group(2), Decimal(0)
     effective = cell_unit or unit
     if effective in ("万元", "万"):
         amount = amount * 10000
+    if abs(amount) >= _MAX_YUAN:
+        return None, Problem("bad_money", f"金额过大：{value}（请核对单位是元还是万元）")
     rounded = amount.quantize(_FEN)
-    if abs(rounded - amount) > Decimal("0.000001"):
+    if abs(rounded - amount) > tolerance:
         return None, Problem("bad_money", f"金额精度超过分：{value}")
     return rounded, None
 
 
-def to_int(value: object) -> tuple[int | None, Problem | None]:
+_PLAIN_NUMBER = re.compile(r"^[+-]?[0-9]{1,15}(?:\.[0-9]{1,12})?$")
+_MAX_INT = 2**31  # INTEGER
+_MAX_DECIMAL = Decimal(10) ** 8  # DECIMAL(10,2)
+
+
+def _plain_number(value: object, units: str) -> Decimal | None:
+    """A finite number written as digits (no exponent, no inf/nan), or None."""
     if isinstance(value, bool):
-        return None, Problem("bad_number", f"不是整数：{value}")
+        return None
     if isinstance(value, int):
-        return value, None
+        return Decimal(value) if abs(value) < 10**15 else None
     if isinstance(value, float):
-        if value.is_integer():
-            return int(value), None
+        return Decimal(repr(value)) if math.isfinite(value) and abs(value) < 1e15 else None
+    text = compact(str(value)).rstrip(units)
+    return Decimal(text) if _PLAIN_NUMBER.match(text) else None
+
+
+def to_int(value: object) -> tuple[int | None, Problem | None]:
+    number = _plain_number(value, "人户个条次")
+    if number is None or number != number.to_integral_value():
         return None, Problem("bad_number", f"不是整数：{value}")
-    text = compact(str(value)).rstrip("人户个条次")
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        return None, Problem("bad_number", f"不是整数：{value}")
-    if number != number.to_integral_value():
-        return None, Problem("bad_number", f"不是整数：{value}")
+    if abs(number) >= _MAX_INT:
+        return None, Problem("bad_number", f"数值过大：{value}")
     return int(number), None
 
 
 def to_decimal(value: object) -> tuple[Decimal | None, Problem | None]:
-    if isinstance(value, bool):
+    number = _plain_number(value, "小时h")
+    if number is None:
         return None, Problem("bad_number", f"不是数字：{value}")
-    if isinstance(value, int | float):
-        return Decimal(repr(float(value))).quantize(_FEN), None
-    text = compact(str(value)).rstrip("小时h")
-    try:
-        return Decimal(text).quantize(_FEN), None
-    except InvalidOperation:
-        return None, Problem("bad_number", f"不是数字：{value}")
+    if abs(number) >= _MAX_DECIMAL:
+        return None, Problem("bad_number", f"数值过大：{value}")
+    return number.quantize(_FEN), None
 
 
 _TRUE = {"是", "√", "✓", "✔", "有", "1", "y", "yes", "true", "对"}
@@ -193,12 +206,12 @@ def to_resident_id(value: object) -> tuple[str | None, Problem | None]:
             f"身份证号被 Excel 存成了数字（{value}），后几位已丢失；请把该列设为文本后重新填写",
         )
     text = compact(str(value)).upper()
-    if re.fullmatch(r"\d(\.\d+)?E\+\d+", text):
+    if re.fullmatch(r"[0-9](\.[0-9]+)?E\+[0-9]+", text):
         return None, Problem(
             "id_mangled",
             f"身份证号被 Excel 改写成科学计数法（{value}）；请把该列设为文本后重新填写",
         )
-    if not re.fullmatch(r"\d{17}[\dX]", text):
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", text):
         return None, Problem("bad_id", f"身份证号应为18位（末位可为X）：{value}")
     try:
         dt.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
@@ -215,7 +228,7 @@ def to_phone(value: object) -> tuple[str | None, Problem | None]:
     text = re.sub(r"[\s\-()（）]", "", compact(str(value)))
     if text.startswith("+86"):
         text = text[3:]
-    if not re.fullmatch(r"\d{7,12}", text):
+    if not re.fullmatch(r"[0-9]{7,12}", text):
         return None, Problem("bad_phone", f"联系电话无法识别：{value}")
     return text, None
 

@@ -24,7 +24,9 @@ from ingest.text import cell_text, compact
 EARLIEST_DATE = dt.date(2012, 1, 1)
 DITTO = "同上"
 _TOTAL_MARKS = ("合计", "小计", "总计", "累计")
+# Footers, and the 填写说明 notes row under the header of our own templates (outreach templates).
 _FOOTER_MARKS = (
+    "填写说明",
     "填表人",
     "审核人",
     "注:",

@@ -3,6 +3,7 @@
 outreach demo [DIR]             write the demo inbox (default: $OUTREACH_HOME/inbox)
 outreach run [--as-of DATE]     run the nightly DAG once, in-process (embedded Airflow)
 outreach headlines [--published] print the headline figures of the warehouse
+outreach templates DIR          write a blank template per dataset for the partners
 """
 
 from __future__ import annotations
@@ -110,6 +111,16 @@ def _cmd_headlines(args) -> int:
     return 0
 
 
+def _cmd_templates(args) -> int:
+    from outreach.templates import write_templates
+
+    settings = load_settings()
+    target = Path(args.dir).resolve()
+    written = write_templates(target, settings.gazetteer)
+    print(f"templates written to {target}: {len(written)} templates")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outreach", description="Outreach Warehouse")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     head = sub.add_parser("headlines", help="print the headline figures")
     head.add_argument("--published", action="store_true", help="read the published warehouse")
     head.set_defaults(func=_cmd_headlines)
+    templates = sub.add_parser("templates", help="write a blank xlsx template per dataset")
+    templates.add_argument("dir", help="target folder")
+    templates.set_defaults(func=_cmd_templates)
     return parser
 
 

@@ -207,6 +207,7 @@ def read_warehouse_totals(db: Path) -> dict | None:
 
 
 def report(settings: Settings, ctx: RunContext) -> dict:
+    from outreach.feedback import write_feedback
     from outreach.publish import publication_info
     from outreach.report import build_run_json, write_report
 
@@ -237,6 +238,7 @@ def report(settings: Settings, ctx: RunContext) -> dict:
             "report": str(run_dir),
         },
     )
+    write_feedback(settings.build_db, run_dir, ctx.run_id)  # before write_report copies to latest/
     write_report(settings.reports_dir, run, ingest_data)
     return {"published": published, "run_id": ctx.run_id}
 
