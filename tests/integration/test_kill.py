@@ -20,13 +20,17 @@ from outreach.demo import write_demo_inbox
 
 KILLS = 20
 
+# The loader prints a line when it starts and after each file it commits, so the test can kill
+# it at a chosen point of its progress: between commits, or while the next one is being written.
 LOADER = """
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 from ingest.pipeline import run_ingest
 from outreach.settings import DEFAULT_GAZETTEER
-run_ingest(Path(sys.argv[1]), Path(sys.argv[2]), DEFAULT_GAZETTEER, b"k" * 32, sys.argv[3], ZoneInfo("Asia/Shanghai"))
+print("start", flush=True)
+run_ingest(Path(sys.argv[1]), Path(sys.argv[2]), DEFAULT_GAZETTEER, b"k" * 32, sys.argv[3],
+           ZoneInfo("Asia/Shanghai"), progress=lambda i, n, o: print(i, o.status, flush=True))
 """
 
 
@@ -34,8 +38,9 @@ def _start(inbox, db, load_id):
     return subprocess.Popen(
         [sys.executable, "-c", LOADER, str(inbox), str(db), load_id],
         start_new_session=True,  # its own process group: the kill takes its workers too
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
 
 
@@ -68,23 +73,29 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path):
     inbox = tmp_path / "inbox"
     write_demo_inbox(inbox)
     reference = tmp_path / "reference.duckdb"
-    started = time.monotonic()
-    assert _start(inbox, reference, "ref").wait(timeout=600) == 0
-    full = time.monotonic() - started
+    ref = _start(inbox, reference, "ref")
+    ref.communicate(timeout=600)
+    assert ref.returncode == 0
 
     db = tmp_path / "killed.duckdb"
     rng = random.Random(20140630)
     kills = 0
     for i in range(KILLS):
         proc = _start(inbox, db, f"run{i}")
-        # early enough that most runs are cut short; each run still gets some files in
-        time.sleep(rng.uniform(0.5, max(1.0, full / 4)))
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            kills += 1
+        commits_before_kill = rng.randint(0, 6)
+        seen = -1  # the "start" line
+        for _ in proc.stdout:
+            seen += 1
+            if seen >= commits_before_kill:
+                time.sleep(rng.uniform(0, 0.05))  # sometimes inside the next file's transaction
+                os.killpg(proc.pid, signal.SIGKILL)
+                kills += 1
+                break
         proc.wait(timeout=60)
-    assert kills >= KILLS * 3 // 4  # most runs really were cut short
-    assert _start(inbox, db, "final").wait(timeout=600) == 0
+    assert kills == KILLS  # every run was cut short: 20 x at most 7 commits < the demo's files
+    final = _start(inbox, db, "final")
+    final.communicate(timeout=600)
+    assert final.returncode == 0
 
     got, want = _state(db), _state(reference)
     for table in want:
