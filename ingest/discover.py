@@ -81,6 +81,13 @@ def discover(inbox: Path) -> tuple[list[InboxFile], list[SkippedPath]]:
     files: list[InboxFile] = []
     skipped: list[SkippedPath] = []
     for dirpath, dirnames, filenames in os.walk(inbox, followlinks=False):
+        for name in [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
+            # never followed: outside it leaves the inbox, inside it would load files twice
+            full = Path(dirpath) / name
+            inside = full.resolve().is_relative_to(inbox)
+            reason = "symlinked_folder" if inside else "symlink_outside_inbox"
+            skipped.append(SkippedPath(full.relative_to(inbox).as_posix(), reason))
+            dirnames.remove(name)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             full = Path(dirpath) / name

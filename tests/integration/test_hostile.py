@@ -155,6 +155,7 @@ def test_paths_that_leave_the_inbox_fifos_and_lock_files_are_skipped_with_a_reas
     skipped = {s["path"]: s["reason"] for s in summary["skipped_paths"]}
     assert skipped == {
         "townships/link.xlsx": "symlink_outside_inbox",
+        "townships/up": "symlink_outside_inbox",
         "townships/pipe.xlsx": "not_a_regular_file",
         "townships/~$open.xlsx": "hidden_or_lock_file",
     }
