@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
@@ -43,6 +44,8 @@ _ARROW_TYPES = {
     "BOOLEAN": pa.bool_(),
     "TIMESTAMP": pa.timestamp("us"),
 }
+UTC = ZoneInfo("UTC")
+
 LINEAGE = [
     ("provider", "VARCHAR"),
     ("source_file", "VARCHAR"),
@@ -58,7 +61,7 @@ SUPPORT_TABLES = {
     "file_versions": (
         "source_file VARCHAR, provider VARCHAR, file_sha256 VARCHAR, size_bytes BIGINT, "
         "first_seen TIMESTAMP, status VARCHAR, dataset_rows INTEGER, rows_loaded INTEGER, "
-        "rows_quarantined INTEGER, load_id VARCHAR"
+        "rows_quarantined INTEGER, load_id VARCHAR, file_mtime TIMESTAMP"
     ),
     "quarantine_rows": (
         "provider VARCHAR, source_file VARCHAR, file_sha256 VARCHAR, sheet_name VARCHAR, "
@@ -91,9 +94,10 @@ def raw_columns(dataset: DatasetSpec) -> list[tuple[str, str]]:
 class RawStore:
     """A write connection to the build file's ``raw`` schema."""
 
-    def __init__(self, db_path: Path, registry: dict[str, DatasetSpec]):
+    def __init__(self, db_path: Path, registry: dict[str, DatasetSpec], tz: ZoneInfo = UTC):
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self.registry = registry
+        self.tz = tz  # timestamps in the ledger are the county's wall-clock time
         self.con = duckdb.connect(str(db_path))
         self._ensure_schema()
 
@@ -104,6 +108,10 @@ class RawStore:
             self.con.execute(f"create table if not exists raw.{name} ({cols})")
         for name, cols in SUPPORT_TABLES.items():
             self.con.execute(f"create table if not exists raw.{name} ({cols})")
+        # warehouses built before the ledger kept file times
+        self.con.execute(
+            "alter table raw.file_versions add column if not exists file_mtime timestamp"
+        )
 
     def close(self) -> None:
         self.con.execute("checkpoint")
@@ -156,7 +164,8 @@ class RawStore:
         A version that cannot be read at all is recorded as quarantined and leaves the rows of
         the path's current version in place: a broken resend never erases good data.
         """
-        now = dt.datetime.now().replace(microsecond=0)
+        now = dt.datetime.now(self.tz).replace(microsecond=0, tzinfo=None)
+        mtime = dt.datetime.fromtimestamp(int(file.mtime), self.tz).replace(tzinfo=None)
         provider = file.provider or ""
         con = self.con
         con.execute("begin")
@@ -192,23 +201,30 @@ class RawStore:
                 status = "quarantined"
             loaded = sum(len(s.row_numbers) for s in sheets)
             quarantined = sum(len(s.quarantined) for s in sheets)
+            seen = con.execute(  # a version seen before (a file put back) keeps its first sighting
+                "select min(first_seen) from raw.file_versions where source_file = ? and file_sha256 = ?",
+                [file.rel, file.sha256],
+            ).fetchone()[0]
             con.execute(
                 "delete from raw.file_versions where source_file = ? and file_sha256 = ?",
                 [file.rel, file.sha256],
             )
             con.execute(
-                "insert into raw.file_versions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "insert into raw.file_versions (source_file, provider, file_sha256, size_bytes, "
+                "first_seen, status, dataset_rows, rows_loaded, rows_quarantined, load_id, file_mtime) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     file.rel,
                     provider,
                     file.sha256,
                     file.size,
-                    now,
+                    seen or now,
                     status,
                     loaded + quarantined,
                     loaded,
                     quarantined,
                     load_id,
+                    mtime,
                 ],
             )
             con.execute("commit")

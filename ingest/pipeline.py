@@ -70,7 +70,7 @@ def run_ingest(
     for s in skipped:
         log.warning("skipped %s: %s", s.rel, s.reason)
     summary = IngestSummary(load_id=load_id, skipped_paths=skipped)
-    store = RawStore(build_db, registry)
+    store = RawStore(build_db, registry, tz)
     done = 0
 
     def record(outcome: FileOutcome) -> None:
