@@ -235,3 +235,33 @@ def record_checks(build_db: Path, report: CheckReport, as_of: dt.date) -> None:
         con.execute("checkpoint")
     finally:
         con.close()
+
+
+HISTORY_DDL = (
+    "create table if not exists marts.dq_history (as_of date, run_id varchar, rule_id varchar, "
+    "severity varchar, failures integer, recorded_at timestamp)"
+)
+
+
+def record_history(build_db: Path, report: CheckReport, as_of: dt.date, run_id: str) -> None:
+    """``marts.dq_history``: per as-of date, the failures of every rule and the count of every
+    obligation flag (severity ``finding``). A rerun for the same as-of date replaces its rows.
+    dbt does not own this table, so it lives on from run to run in the build file."""
+    totals: dict[tuple[str, str], int] = {}
+    for c in report.checks:
+        totals[(c.rule_id, c.severity)] = totals.get((c.rule_id, c.severity), 0) + c.failures
+    for table, count in report.obligations.items():
+        totals[(table, "finding")] = count
+    con = duckdb.connect(str(build_db))
+    try:
+        con.execute(HISTORY_DDL)
+        con.execute("begin")
+        con.execute("delete from marts.dq_history where as_of = ?", [as_of])
+        con.executemany(
+            "insert into marts.dq_history values (?, ?, ?, ?, ?, current_localtimestamp())",
+            [(as_of, run_id, rule, severity, n) for (rule, severity), n in sorted(totals.items())],
+        )
+        con.execute("commit")
+        con.execute("checkpoint")
+    finally:
+        con.close()

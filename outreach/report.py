@@ -65,6 +65,7 @@ def build_run_json(
     publication: dict | None,
     paths: dict[str, str],
     warehouse: dict | None = None,
+    late_reports: list[dict] | None = None,
 ) -> dict:
     check_rows = [
         {
@@ -88,6 +89,7 @@ def build_run_json(
         "headlines": headlines or {},
         "publication": publication,
         "warehouse": warehouse or {},
+        "late_reports": late_reports or [],
         "paths": paths,
     }
 
@@ -135,6 +137,14 @@ def summary_markdown(run: dict, ingest: dict) -> str:
     lines += ["", "## 履职提醒（不影响发布）", "", "| 项目 | 条数 |", "|---|---|"]
     for table, label in OBLIGATION_LABELS.items():
         lines.append(f"| {label} | {run['obligations'].get(table, 0)} |")
+    late = run.get("late_reports") or []
+    lines += ["", f"## 走访记录迟报、未报（应在季度结束后规定天数内报送）：{len(late)} 起", ""]
+    if late:
+        lines += ["| 乡镇 | 季度 | 情况 | 季度结束后天数 | 到达日期 |", "|---|---|---|---|---|"]
+        lines += [
+            f"| {r['township']} | {r['quarter']} | {r['status']} | {'' if r['days_after_quarter_end'] is None else r['days_after_quarter_end']} | {r['arrived_on'] or ''} |"
+            for r in late
+        ]
     failed = [c for c in run["checks"] if c["failures"]]
     lines += ["", "## 数据质量检查", "", "| 规则 | 说明 | 级别 | 问题数 |", "|---|---|---|---|"]
     for c in sorted(failed, key=lambda c: (c["severity"], c["rule_id"])):

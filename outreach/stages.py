@@ -122,7 +122,7 @@ def build(settings: Settings, ctx: RunContext) -> dict:
 
 def check(settings: Settings, ctx: RunContext) -> dict:
     from outreach import progress
-    from outreach.checks import record_checks, run_checks
+    from outreach.checks import record_checks, record_history, run_checks
     from outreach.dbt_runner import DbtNodeResult
 
     with _recorded(settings, ctx, "check"):
@@ -131,6 +131,7 @@ def check(settings: Settings, ctx: RunContext) -> dict:
         tests = [DbtNodeResult(**t) for t in built["tests"]]
         report = run_checks(settings.build_db, settings.published_db, ctx.as_of, tests)
         record_checks(settings.build_db, report, ctx.as_of)
+        record_history(settings.build_db, report, ctx.as_of, ctx.run_id)
         data = report.as_dict()
         _write(ctx.report_dir(settings) / "check.json", data)
         progress.stage(
@@ -206,6 +207,34 @@ def read_warehouse_totals(db: Path) -> dict | None:
         con.close()
 
 
+def read_late_reports(db: Path) -> list[dict]:
+    """Townships whose visit log for an ended quarter came late or has not come."""
+    import duckdb
+
+    if not db.exists():
+        return []
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "select township_name, quarter, status, days_after_quarter_end, first_arrived_on "
+            "from marts.fct_report_timeliness where is_late order by quarter, township_name"
+        ).fetchall()
+    except duckdb.Error:
+        return []
+    finally:
+        con.close()
+    return [
+        {
+            "township": t,
+            "quarter": q,
+            "status": st,
+            "days_after_quarter_end": d,
+            "arrived_on": str(a) if a else None,
+        }
+        for t, q, st, d, a in rows
+    ]
+
+
 def report(settings: Settings, ctx: RunContext) -> dict:
     from outreach.feedback import write_feedback
     from outreach.publish import publication_info
@@ -232,6 +261,7 @@ def report(settings: Settings, ctx: RunContext) -> dict:
         headlines=read_headlines(settings.build_db),
         publication=publication_info(settings.published_db),
         warehouse=read_warehouse_totals(settings.build_db),
+        late_reports=read_late_reports(settings.build_db),
         paths={
             "warehouse": str(settings.build_db),
             "published": str(settings.published_db),

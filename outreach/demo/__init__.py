@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,8 +128,40 @@ def write_demo_inbox(root: Path) -> DemoManifest:
         target = root.joinpath(*f.path.split("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
+        stamp = arrival_times()[f.path].timestamp()
+        os.utime(target, (stamp, stamp))  # when the sender's email arrived: see arrival_times()
         files.append(f.path)
     return DemoManifest(root, tuple(sorted(files)), _counts())
+
+
+@functools.cache
+def arrival_times() -> dict[str, dt.datetime]:
+    """When each demo file "arrived": a few days after the latest date it reports, now and then
+    weeks late, at a seeded office hour, Asia/Shanghai. The demo writes it as the file's
+    modification time, which the loader's ledger keeps (report timeliness, and the rule that no
+    date may lie after the day its file arrived)."""
+    import random
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo("Asia/Shanghai")
+    out = {}
+    for f in _layouts():
+        latest = max(
+            (
+                v
+                for sheet in f.sheets
+                for r in sheet.data
+                if not r.rule
+                for v in r.record.values()
+                if isinstance(v, dt.date)
+            ),
+            default=DEMO_AS_OF,
+        )
+        rng = random.Random(f"arrival:{f.path}")
+        days = rng.randint(20, 45) if rng.random() < 0.15 else rng.randint(2, 12)
+        day = latest + dt.timedelta(days=days)
+        out[f.path] = dt.datetime.combine(day, dt.time(rng.randint(8, 17), rng.randint(0, 59)), tz)
+    return out
 
 
 @functools.cache

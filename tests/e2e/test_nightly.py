@@ -162,7 +162,47 @@ def test_a_reader_on_the_published_file_never_blocks_the_night_run(demo_home):
     assert proc.returncode == 0, out[-4000:]
     assert reads > 0
     assert published.stat().st_ino != before  # a new file was renamed into place
-    assert "unchanged" in out or "未变化" in out or "'unchanged':" in out
+    assert "unchanged" in out
+    con = duckdb.connect(str(published), read_only=True)
+    runs = con.execute(
+        "select as_of, count(distinct run_id) from marts.dq_history group by 1"
+    ).fetchall()
+    assert runs == [(DEMO_AS_OF, 1)]  # the rerun replaced that date's rows
+
+
+def test_report_timeliness_from_the_ledger(demo_home):
+    from outreach.demo import arrival_times
+
+    home, _ = demo_home
+    con = _published(home)
+    rows = con.execute(
+        "select township_name, quarter, quarter_end, due_on, first_arrived_on, days_after_quarter_end, status, is_late "
+        "from marts.fct_report_timeliness"
+    ).fetchall()
+    assert len(rows) == 9 * 10  # nine townships x 2012Q1..2014Q2
+    arrived = {t.date() for t in arrival_times().values()}
+    for township, quarter, end, due, on, days, status, late in rows:
+        if on is not None:
+            assert on in arrived and days == (on - end).days and on <= DEMO_AS_OF
+        assert late == (status in ("迟报", "未报送")), (township, quarter)
+    assert {r[6] for r in rows} >= {"按时", "迟报"}
+    run = json.loads((home / "reports" / "latest" / "run.json").read_text(encoding="utf-8"))
+    assert len(run["late_reports"]) == sum(1 for r in rows if r[7])
+
+
+def test_dq_history_keeps_one_set_of_rows_per_as_of_date(demo_home):
+    home, _ = demo_home
+    con = _published(home)
+    per_rule = con.execute(
+        "select as_of, rule_id, severity, count(*) from marts.dq_history group by all having count(*) > 1"
+    ).fetchall()
+    assert per_rule == []
+    findings = dict(
+        con.execute(
+            "select rule_id, failures from marts.dq_history where severity = 'finding'"
+        ).fetchall()
+    )
+    assert findings["dq_missing_quarterly_visits"] == len(PLANTED["missed_quarterly_visits"])
 
 
 def test_the_demo_inbox_is_the_same_bytes_every_time(demo_home, tmp_path):
