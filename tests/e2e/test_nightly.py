@@ -184,6 +184,7 @@ def test_report_timeliness_from_the_ledger(demo_home):
     for township, quarter, end, due, on, days, status, late in rows:
         if on is not None:
             assert on in arrived and days == (on - end).days and on <= DEMO_AS_OF
+            assert status == ("按时" if on <= due else "迟报")
         assert late == (status in ("迟报", "未报送")), (township, quarter)
     assert {r[6] for r in rows} >= {"按时", "迟报"}
     run = json.loads((home / "reports" / "latest" / "run.json").read_text(encoding="utf-8"))
