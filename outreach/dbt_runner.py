@@ -82,9 +82,12 @@ def _load_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def build_models(settings: Settings, as_of: dt.date) -> list[DbtNodeResult]:
-    """Build every model (no tests): errors here mean there is no warehouse to check."""
-    nodes = _invoke(["run"], settings, as_of)
+def build_models(
+    settings: Settings, as_of: dt.date, select: str | None = None
+) -> list[DbtNodeResult]:
+    """Build every model, or the ``select``ed ones (no tests): errors here mean there is no
+    warehouse to check."""
+    nodes = _invoke(["run", *(["--select", select] if select else [])], settings, as_of)
     broken = [n for n in nodes if n.status == "error"]
     if broken:
         details = "; ".join(f"{n.unique_id}: {n.message}" for n in broken[:5])

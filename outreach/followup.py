@@ -247,7 +247,9 @@ def _write_workbook(
         )
         ws.write_string(last_row + 3, 0, DEADLINE_LINE, footer_fmt)
         ws.write_string(
-            last_row + 4, 0, "说明：为保护个人信息，户主姓名已隐去，身份证号已脱敏，请按户编号核对。"
+            last_row + 4,
+            0,
+            "说明：为保护个人信息，户主姓名已隐去，身份证号已脱敏，请按户编号核对。",
         )
 
         ws.freeze_panes(2, 0)

@@ -6,7 +6,6 @@ reader holding the published file open never blocks the nightly writer.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import subprocess
@@ -224,27 +223,47 @@ def test_the_demo_inbox_is_the_same_bytes_every_time(demo_home, tmp_path):
         assert (home / "inbox" / rel).read_bytes() == (tmp_path / "again" / rel).read_bytes(), rel
 
 
-def test_publishing_is_blocked_by_an_error_and_yesterday_stays(demo_home):
-    """A duplicate fact key is an error: check fails, nothing is published, run.json says why."""
+TAMPERINGS = {
+    # a duplicated fact key
+    "fact_key_not_unique": "insert into marts.fct_visits select * from marts.fct_visits limit 2",
+    # a raw row that never reaches its fact
+    "rows_not_conserved": "delete from marts.fct_visits where visit_id in (select visit_id from marts.fct_visits limit 1)",
+    # a phone number in a mart
+    "pii_outside_raw": "update marts.fct_matters set matter_code = matter_code || ' 13812343210' "
+    "where matter_id in (select matter_id from marts.fct_matters limit 1)",
+}
+
+
+@pytest.mark.parametrize("rule", list(TAMPERINGS))
+def test_a_broken_build_is_never_published(demo_home, rule):
+    """The build file is broken on purpose between build and check: the check fails naming the
+    rule, nothing is published (same sha256), run.json says why, and the DAG run would fail."""
+    import hashlib
+    import shutil
+
     from outreach import stages
     from outreach.context import new_run_context
     from outreach.settings import load_settings
 
     home, _ = demo_home
     settings = load_settings({"OUTREACH_HOME": str(home)})
-    published = settings.published_db
-    before = published.read_bytes()
+    pristine = home / "pristine_build.duckdb"
+    if not pristine.exists():
+        shutil.copyfile(settings.build_db, pristine)
+    shutil.copyfile(pristine, settings.build_db)
+    before = hashlib.sha256(settings.published_db.read_bytes()).hexdigest()
     con = duckdb.connect(str(settings.build_db))
-    con.execute("insert into marts.fct_visits select * from marts.fct_visits limit 2")
+    con.execute(TAMPERINGS[rule])
     con.execute("checkpoint")
     con.close()
-    ctx = new_run_context(dt.date(2014, 6, 30))
-    with pytest.raises(stages.PublishBlocked, match="visit_id"):
+    ctx = new_run_context(DEMO_AS_OF)
+    with pytest.raises(stages.PublishBlocked, match=rule):
         stages.check(settings, ctx)
     stages.report(settings, ctx)
     run = json.loads((settings.reports_dir / ctx.run_id / "run.json").read_text(encoding="utf-8"))
     assert run["published"] is False
-    assert any("visit_id" in r or "PublishBlocked" in r for r in run["reasons"])
-    assert published.read_bytes() == before
-    with pytest.raises(stages.RunFailed, match="visit_id"):
+    assert any(rule in r for r in run["reasons"])
+    assert hashlib.sha256(settings.published_db.read_bytes()).hexdigest() == before
+    with pytest.raises(stages.RunFailed, match=rule):
         stages.verdict(settings, ctx)  # the DAG run fails, naming the rule
+    shutil.copyfile(pristine, settings.build_db)
