@@ -191,8 +191,13 @@ def obligation_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def run_checks(
-    build_db: Path, published_db: Path, as_of: dt.date, dbt_tests: list[DbtNodeResult]
+    build_db: Path,
+    published_db: Path,
+    as_of: dt.date,
+    dbt_tests: list[DbtNodeResult],
+    docs_dir: Path | None = None,
 ) -> CheckReport:
+    """Every check of the gate over the build file; ``docs_dir`` gets the GX Data Docs site."""
     from expectations.runner import run_suites
 
     con = duckdb.connect(str(build_db), read_only=True)
@@ -204,7 +209,7 @@ def run_checks(
         obligations = obligation_counts(con)
     finally:
         con.close()
-    for r in run_suites(build_db, as_of):
+    for r in run_suites(build_db, as_of, docs_dir=docs_dir):
         checks.append(Check(r.rule_id, r.severity, r.failures, "gx", r.detail, list(r.sample)))
     return CheckReport(checks=checks, obligations=obligations)
 

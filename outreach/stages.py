@@ -127,7 +127,13 @@ def check(settings: Settings, ctx: RunContext) -> dict:
             "checks",
             f"{len(tests)} dbt tests, {not_passing} not passing; Great Expectations, personal-data scan",
         )
-        report = run_checks(settings.build_db, settings.published_db, ctx.as_of, tests)
+        report = run_checks(
+            settings.build_db,
+            settings.published_db,
+            ctx.as_of,
+            tests,
+            docs_dir=ctx.report_dir(settings) / "data_docs",
+        )
         record_checks(settings.build_db, report, ctx.as_of)
         record_history(settings.build_db, report, ctx.as_of, ctx.run_id)
         data = report.as_dict()
@@ -235,6 +241,7 @@ def read_late_reports(db: Path) -> list[dict]:
 
 def report(settings: Settings, ctx: RunContext) -> dict:
     from outreach.feedback import write_feedback
+    from outreach.followup import write_followups
     from outreach.publish import publication_info
     from outreach.report import build_run_json, write_report
 
@@ -266,7 +273,9 @@ def report(settings: Settings, ctx: RunContext) -> dict:
             "report": str(run_dir),
         },
     )
-    write_feedback(settings.build_db, run_dir, ctx.run_id)  # before write_report copies to latest/
+    # before write_report copies the run's folder to latest/
+    write_feedback(settings.build_db, run_dir, ctx.run_id)
+    write_followups(settings.build_db, run_dir, ctx.as_of, gazetteer=settings.gazetteer)
     write_report(settings.reports_dir, run, ingest_data)
     return {"published": published, "run_id": ctx.run_id}
 

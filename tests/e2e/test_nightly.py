@@ -113,7 +113,22 @@ def test_run_json_reports_the_run(demo_home):
     assert all(c["severity"] in ("error", "warning") for c in run["checks"])
     assert not [c for c in run["checks"] if c["severity"] == "error" and c["failures"]]
     warnings = {c["rule_id"] for c in run["checks"] if c["severity"] == "warning" and c["failures"]}
-    assert {"visit_unpaired", "funding_over_million", "duplicate_merged"} <= warnings
+    assert {
+        "visit_unpaired",
+        "funding_over_million",
+        "duplicate_merged",
+        "unknown_household",
+    } <= warnings
+    # warnings publish and keep their rows: the visits naming unknown households are in the fact
+    con = _published(home)
+    unknown = con.execute(
+        "select count(*) from marts.fct_visits where household_id = '-1'"
+    ).fetchone()[0]
+    assert unknown == sum(
+        1 for dataset, column, _ in PLANTED["unknown_codes"] if column == "household_code"
+    )
+    summary = (home / "reports" / run["run_id"] / "summary.md").read_text(encoding="utf-8")
+    assert "单笔资金超过100万元" in summary
     per_run = home / "reports" / run["run_id"]
     assert (per_run / "run.json").exists() and "数据仓库运行报告" in (
         per_run / "summary.md"
@@ -167,6 +182,31 @@ def test_a_reader_on_the_published_file_never_blocks_the_night_run(demo_home):
         "select as_of, count(distinct run_id) from marts.dq_history group by 1"
     ).fetchall()
     assert runs == [(DEMO_AS_OF, 1)]  # the rerun replaced that date's rows
+
+
+def test_follow_up_lists_feedback_workbooks_and_data_docs(demo_home):
+    import openpyxl
+
+    home, _ = demo_home
+    run = json.loads((home / "reports" / "latest" / "run.json").read_text(encoding="utf-8"))
+    run_dir = home / "reports" / run["run_id"]
+    planted = {(c, h, q) for c, h, q in PLANTED["missed_quarterly_visits"]}
+    found = set()
+    for path in sorted(run_dir.glob("待走访清单_*.xlsx")):
+        sheet = openpyxl.load_workbook(path, read_only=True).worksheets[0]
+        rows = [r for r in sheet.iter_rows(values_only=True)]
+        header = next(i for i, r in enumerate(rows) if r and "帮扶干部编号" in r)
+        cols = rows[header]
+        for r in rows[header + 1 :]:
+            if r[0] is None or not isinstance(r[0], int | float):
+                continue  # the footer
+            quarter = r[cols.index("应走访季度")]
+            year, q = quarter.replace("年第", " ").replace("季度", "").split()
+            found.add((r[cols.index("帮扶干部编号")], r[cols.index("户编号")], f"{year}Q{q}"))
+    assert found == planted  # every missed visit, in its township's list
+    assert (run_dir / "退回清单_townships.xlsx").exists()
+    assert (run_dir / "data_docs" / "index.html").exists()
+    assert (home / "reports" / "latest" / "data_docs" / "index.html").exists()
 
 
 def test_report_timeliness_from_the_ledger(demo_home):
@@ -228,6 +268,9 @@ TAMPERINGS = {
     "fact_key_not_unique": "insert into marts.fct_visits select * from marts.fct_visits limit 2",
     # a raw row that never reaches its fact
     "rows_not_conserved": "delete from marts.fct_visits where visit_id in (select visit_id from marts.fct_visits limit 1)",
+    # a foreign key that points at no dimension row
+    "dangling_foreign_key": "update marts.fct_visits set cadre_id = 'nosuchcadre' "
+    "where visit_id in (select visit_id from marts.fct_visits limit 1)",
     # a phone number in a mart
     "pii_outside_raw": "update marts.fct_matters set matter_code = matter_code || ' 13812343210' "
     "where matter_id in (select matter_id from marts.fct_matters limit 1)",
