@@ -22,9 +22,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, TriggerRule, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, TriggerRule, dag, task
+
+# DuckDB allows one writer: every task that writes the build file takes this pool's only slot.
+from outreach.airflow_env import WRITER_POOL
 
 TZ = "Asia/Shanghai"
+# Other DAGs (exports, dashboard refresh) can be scheduled on a new published warehouse.
+PUBLISHED = Asset("outreach_published_warehouse")
 
 
 def _settings():
@@ -56,25 +61,25 @@ def outreach_nightly():
 
         return stages.prepare(_settings(), context.get("logical_date"), context["dag_run"].conf)
 
-    @task
+    @task(pool=WRITER_POOL)
     def ingest(run: dict) -> dict:
         from outreach import stages
 
         return stages.ingest(_settings(), _ctx(run))
 
-    @task
+    @task(pool=WRITER_POOL)
     def build(run: dict) -> dict:
         from outreach import stages
 
         return stages.build(_settings(), _ctx(run))
 
-    @task(retries=0)
+    @task(retries=0, pool=WRITER_POOL)
     def check(run: dict) -> dict:
         from outreach import stages
 
         return stages.check(_settings(), _ctx(run))
 
-    @task
+    @task(pool=WRITER_POOL, outlets=[PUBLISHED])
     def publish(run: dict) -> dict:
         from outreach import stages
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from outreach.settings import DAGS_DIR, Settings
 
 DAG_FILE = DAGS_DIR / "outreach_nightly.py"
+# The pool whose single slot every DuckDB-writing task of the DAG takes.
+WRITER_POOL = "duckdb_writer"
 
 
 def embedded_environment(settings: Settings) -> dict[str, str]:
@@ -42,19 +44,24 @@ def configure(settings: Settings) -> None:
 
 
 def migrate(settings: Settings) -> None:
-    """``airflow db migrate`` once per Airflow version (about 3.5 s); a no-op afterwards."""
+    """``airflow db migrate`` and the writer pool, once per Airflow version and metadata DB
+    (a few seconds); a no-op afterwards."""
     from importlib.metadata import version
 
-    stamp = settings.airflow_home / f".migrated-{version('apache-airflow')}"
+    stamp = settings.airflow_home / f".migrated-{version('apache-airflow')}-pool"
     db_url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
     if stamp.exists() and stamp.read_text() == db_url:
         return
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        env=os.environ.copy(),
-        stdout=subprocess.DEVNULL,
-    )
+    for command in (
+        ["db", "migrate"],
+        ["pools", "set", WRITER_POOL, "1", "the single DuckDB writer"],
+    ):
+        subprocess.run(
+            [sys.executable, "-m", "airflow", *command],
+            check=True,
+            env=os.environ.copy(),
+            stdout=subprocess.DEVNULL,
+        )
     stamp.write_text(db_url)
 
 

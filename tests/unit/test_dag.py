@@ -25,6 +25,9 @@ def test_dag_wiring_and_schedule():
         assert downstream in dag.get_task(upstream).downstream_task_ids
     assert dag.get_task("report").trigger_rule == "all_done"
     assert dag.get_task("ingest").retries >= 1
+    writers = {t.task_id for t in dag.tasks if t.pool == "duckdb_writer"}
+    assert writers == {"ingest", "build", "check", "publish"}
+    assert [o.name for o in dag.get_task("publish").outlets] == ["outreach_published_warehouse"]
     assert dag.doc_md
 
 
