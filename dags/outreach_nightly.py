@@ -14,6 +14,9 @@ overrides it for a manual run.
 good warehouse stays, ``report`` (which always runs) records ``"published": false`` with the
 reasons, and ``verdict`` fails the DAG run with the same reasons (rule and sample rows).
 
+**Alerts.** A failed run, and a run not finished by 06:00 Asia/Shanghai (a DeadlineAlert), send
+mail through the ``smtp_default`` connection (recipients in its extra ``{"to": [...]}``).
+
 This file only wires tasks; every task body calls ``outreach.stages``.
 """
 
@@ -26,6 +29,7 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, TriggerRule, dag, task
 
 # DuckDB allows one writer: every task that writes the build file takes this pool's only slot.
 from outreach.airflow_env import WRITER_POOL
+from outreach.alerts import nightly_deadline, on_failure
 
 TZ = "Asia/Shanghai"
 # Other DAGs (exports, dashboard refresh) can be scheduled on a new published warehouse.
@@ -51,6 +55,9 @@ def _ctx(run: dict):
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 1, "retry_delay": dt.timedelta(minutes=5)},
+    # mail through Airflow's smtp_default connection: a failed night, and a night not done by 06:00
+    on_failure_callback=on_failure,
+    deadline=nightly_deadline(),
     doc_md=__doc__,
     tags=["outreach"],
 )

@@ -28,6 +28,7 @@ def test_dag_wiring_and_schedule():
     writers = {t.task_id for t in dag.tasks if t.pool == "duckdb_writer"}
     assert writers == {"ingest", "build", "check", "publish"}
     assert [o.name for o in dag.get_task("publish").outlets] == ["outreach_published_warehouse"]
+    assert dag.on_failure_callback is not None and dag.deadline is not None  # alerts by mail
     assert dag.doc_md
 
 
