@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from outreach.feedback import mask_text
+from outreach.xlsx_style import HEADER
 
 FILE_PREFIX = "待走访清单_"
 UNKNOWN_TOWNSHIP = "未知乡镇"
@@ -184,16 +185,7 @@ def _write_workbook(
         title_fmt = workbook.add_format(
             {"bold": True, "font_size": 14, "align": "center", "valign": "vcenter"}
         )
-        header_fmt = workbook.add_format(
-            {
-                "bold": True,
-                "bg_color": "#DDEBF7",
-                "border": 1,
-                "align": "center",
-                "valign": "vcenter",
-                "text_wrap": True,
-            }
-        )
+        header_fmt = workbook.add_format(HEADER)
         cell_fmt = workbook.add_format({"border": 1, "valign": "top", "text_wrap": True})
         number_fmt = workbook.add_format({"border": 1, "valign": "top", "align": "center"})
         date_fmt = workbook.add_format(

@@ -16,6 +16,7 @@ from ingest.discover import PROVIDER_NAMES
 from ingest.places import load_gazetteer
 from ingest.registry import ColumnSpec, DatasetSpec, load_registry
 from outreach.settings import DEFAULT_GAZETTEER
+from outreach.xlsx_style import HEADER
 
 NOTES_MARK = "填写说明："
 TITLE_ROW, HEADER_ROW, NOTES_ROW, FIRST_DATA_ROW = 0, 1, 2, 3
@@ -96,27 +97,8 @@ def _write_template(path: Path, spec: DatasetSpec, townships: list[str]) -> None
     try:
         ws = workbook.add_worksheet(spec.title[:31])
         title_fmt = workbook.add_format({"bold": True, "font_size": 14, "align": "center"})
-        header_fmt = workbook.add_format(
-            {
-                "bold": True,
-                "bg_color": "#DDEBF7",
-                "border": 1,
-                "align": "center",
-                "valign": "vcenter",
-                "text_wrap": True,
-            }
-        )
-        required_fmt = workbook.add_format(
-            {
-                "bold": True,
-                "bg_color": "#DDEBF7",
-                "border": 1,
-                "align": "center",
-                "valign": "vcenter",
-                "text_wrap": True,
-                "font_color": "#C00000",
-            }
-        )
+        header_fmt = workbook.add_format(HEADER)
+        required_fmt = workbook.add_format({**HEADER, "font_color": "#C00000"})
         notes_fmt = workbook.add_format(
             {"italic": True, "font_color": "#595959", "text_wrap": True, "valign": "top"}
         )
