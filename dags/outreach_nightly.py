@@ -2,8 +2,10 @@
 ### outreach_nightly
 
 Every night at 02:00 Asia/Shanghai: partners' spreadsheets in the inbox -> raw layer of the build
-file -> dbt models and tests -> checks (dbt, Great Expectations, personal data) -> publish a new
-read-only warehouse -> run report.
+file -> dbt models -> checks (dq_results rebuilt, dbt tests, Great Expectations, personal data,
+emptied marts) -> publish a new read-only warehouse (Asset ``outreach_published_warehouse``) ->
+run report -> verdict. Tasks that write the build file share the one slot of pool
+``duckdb_writer``.
 
 **As-of date.** The schedule is a data interval from 02:00 to 02:00. The run that starts at
 02:00 on 1 July covers the interval that began on 30 June; its logical date is 30 June 02:00
