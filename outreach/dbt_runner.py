@@ -98,7 +98,3 @@ def build_models(
 def run_tests(settings: Settings, as_of: dt.date) -> list[DbtNodeResult]:
     """Data tests and unit tests; failures are returned, not raised: the gate decides."""
     return _invoke(["test"], settings, as_of)
-
-
-def manifest_path(settings: Settings) -> Path:
-    return settings.home / "dbt" / "target" / "manifest.json"

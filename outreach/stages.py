@@ -164,40 +164,42 @@ def publish(settings: Settings, ctx: RunContext) -> dict:
     return {"path": result["path"]}
 
 
-def read_headlines(db: Path) -> dict[str, float] | None:
+def _query_build(db: Path, read, default):
+    """``read(connection)`` over a short read-only connection to ``db``; ``default`` when the
+    file or a table it needs does not exist (a run that failed before building it)."""
     import duckdb
 
     if not db.exists():
-        return None
+        return default
     con = duckdb.connect(str(db), read_only=True)
     try:
+        return read(con)
+    except duckdb.Error:
+        return default
+    finally:
+        con.close()
+
+
+def read_headlines(db: Path) -> dict[str, float] | None:
+    def read(con):
         rows = con.execute(
             "select metric, value from marts.program_headlines order by metric"
         ).fetchall()
-    except duckdb.Error:
-        return None
-    finally:
-        con.close()
-    return {m: (int(v) if float(v).is_integer() else float(v)) for m, v in rows}
+        return {m: (int(v) if float(v).is_integer() else float(v)) for m, v in rows}
+
+    return _query_build(db, read, None)
 
 
 def read_warehouse_totals(db: Path) -> dict | None:
     """What the raw layer holds now, across every run: rows loaded and quarantined, files."""
-    import duckdb
-
     from ingest.registry import load_registry
 
-    if not db.exists():
-        return None
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        loaded = sum(
-            con.execute(f"select count(*) from raw.{name}").fetchone()[0]
-            for name in load_registry()
-        )
-        one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+    def read(con):
+        def one(sql: str) -> int:
+            return con.execute(sql).fetchone()[0]
+
         return {
-            "rows_loaded": loaded,
+            "rows_loaded": sum(one(f"select count(*) from raw.{name}") for name in load_registry()),
             "rows_quarantined": one("select count(*) from raw.quarantine_rows"),
             "sheets_unmatched": one("select count(*) from raw.unmatched_sheets"),
             "files_current": one("select count(*) from raw.file_versions where status = 'current'"),
@@ -205,38 +207,30 @@ def read_warehouse_totals(db: Path) -> dict | None:
                 "select count(distinct source_file) from raw.quarantine_files"
             ),
         }
-    except duckdb.Error:
-        return None
-    finally:
-        con.close()
+
+    return _query_build(db, read, None)
 
 
 def read_late_reports(db: Path) -> list[dict]:
     """Townships whose visit log for an ended quarter came late or has not come."""
-    import duckdb
 
-    if not db.exists():
-        return []
-    con = duckdb.connect(str(db), read_only=True)
-    try:
+    def read(con):
         rows = con.execute(
             "select township_name, quarter, status, days_after_quarter_end, first_arrived_on "
             "from marts.fct_report_timeliness where is_late order by quarter, township_name"
         ).fetchall()
-    except duckdb.Error:
-        return []
-    finally:
-        con.close()
-    return [
-        {
-            "township": t,
-            "quarter": q,
-            "status": st,
-            "days_after_quarter_end": d,
-            "arrived_on": str(a) if a else None,
-        }
-        for t, q, st, d, a in rows
-    ]
+        return [
+            {
+                "township": t,
+                "quarter": q,
+                "status": st,
+                "days_after_quarter_end": d,
+                "arrived_on": str(a) if a else None,
+            }
+            for t, q, st, d, a in rows
+        ]
+
+    return _query_build(db, read, [])
 
 
 def report(settings: Settings, ctx: RunContext) -> dict:
