@@ -19,6 +19,14 @@ reasons, and ``verdict`` fails the DAG run with the same reasons (rule and sampl
 **Alerts.** A failed run, and a run not finished by 06:00 Asia/Shanghai (a DeadlineAlert), send
 mail through the ``smtp_default`` connection (recipients in its extra ``{"to": [...]}``).
 
+**Ingest fans out.** ``plan_ingest`` lists the new or changed files and cuts them into batches
+(a big file alone, small files by the 50); ``parse_files`` is mapped over the batches and parses
+in sandboxed worker processes, writing Arrow IPC files and a JSON account per file under
+``$OUTREACH_HOME/staging/<run id>/`` (no database: on Celery they spread over the workers, which
+share ``OUTREACH_HOME``); ``load_raw``, the one writer, commits them in the plan's order and
+deletes the staging folder. When nothing changed the parse tasks are skipped and ``load_raw``
+still runs.
+
 This file only wires tasks; every task body calls ``outreach.stages``.
 """
 
@@ -34,6 +42,8 @@ from outreach.airflow_env import WRITER_POOL
 from outreach.alerts import nightly_deadline, on_failure
 
 TZ = "Asia/Shanghai"
+# parse tasks of one run at a time (each runs its own sandboxed worker processes)
+MAX_PARSE_TASKS = 4
 # Other DAGs (exports, dashboard refresh) can be scheduled on a new published warehouse.
 PUBLISHED = Asset("outreach_published_warehouse")
 
@@ -71,10 +81,26 @@ def outreach_nightly():
         return stages.prepare(_settings(), context.get("logical_date"), context["dag_run"].conf)
 
     @task(pool=WRITER_POOL)
-    def ingest(run: dict) -> dict:
+    def plan_ingest(run: dict) -> list[int]:
+        """New or changed files, in batches; the batch numbers fan the parse tasks out."""
         from outreach import stages
 
-        return stages.ingest(_settings(), _ctx(run))
+        return stages.plan_ingest(_settings(), _ctx(run))["batches"]
+
+    @task(max_active_tis_per_dagrun=MAX_PARSE_TASKS)
+    def parse_files(run: dict, batch: int) -> dict:
+        """One batch of files, parsed in sandboxed workers into Arrow files (no database)."""
+        from outreach import stages
+
+        return stages.parse_batch(_settings(), _ctx(run), batch)
+
+    # runs also when no file changed (the parse tasks are then skipped), never after a failure
+    @task(pool=WRITER_POOL, trigger_rule=TriggerRule.NONE_FAILED)
+    def load_raw(run: dict) -> dict:
+        """The single writer of the ingest: commits every staged parse result."""
+        from outreach import stages
+
+        return stages.load_raw(_settings(), _ctx(run))
 
     @task(pool=WRITER_POOL)
     def build(run: dict) -> dict:
@@ -109,8 +135,11 @@ def outreach_nightly():
         return stages.verdict(_settings(), _ctx(run))
 
     run = prepare()
-    ingested, built, checked, published, reported = (
-        ingest(run),
+    batches = plan_ingest(run)
+    parsed = parse_files.partial(run=run).expand(batch=batches)
+    ingested = load_raw(run)
+    batches >> parsed >> ingested
+    built, checked, published, reported = (
         build(run),
         check(run),
         publish(run),

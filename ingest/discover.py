@@ -75,6 +75,35 @@ def _ignored(name: str) -> bool:
     return name.startswith(("~$", ".")) or name in ("Thumbs.db", "desktop.ini")
 
 
+def describe(inbox: Path, full: Path) -> InboxFile | SkippedPath:
+    """One path under the (resolved) inbox: a file to read, or why it is skipped."""
+    rel = full.relative_to(inbox).as_posix()
+    if _ignored(full.name):
+        return SkippedPath(rel, "hidden_or_lock_file")
+    try:
+        st = full.lstat()
+    except FileNotFoundError:  # gone between listing and reading (a parse task runs later)
+        return SkippedPath(rel, "vanished")
+    if stat.S_ISLNK(st.st_mode):
+        target = full.resolve()
+        if not target.is_relative_to(inbox):
+            return SkippedPath(rel, "symlink_outside_inbox")
+        st = target.stat()
+    if not stat.S_ISREG(st.st_mode):
+        return SkippedPath(rel, "not_a_regular_file")
+    first = rel.split("/", 1)[0]
+    provider = first if "/" in rel and first in PROVIDERS else None
+    return InboxFile(
+        path=full,
+        rel=rel,
+        provider=provider,
+        size=st.st_size,
+        sha256=sha256_of(full),
+        kind=sniff(full),
+        mtime=st.st_mtime,
+    )
+
+
 def discover(inbox: Path) -> tuple[list[InboxFile], list[SkippedPath]]:
     """Every regular file under the inbox, sorted by path, and every path skipped with why."""
     inbox = inbox.resolve()
@@ -90,33 +119,7 @@ def discover(inbox: Path) -> tuple[list[InboxFile], list[SkippedPath]]:
             dirnames.remove(name)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            full = Path(dirpath) / name
-            rel = full.relative_to(inbox).as_posix()
-            if _ignored(name):
-                skipped.append(SkippedPath(rel, "hidden_or_lock_file"))
-                continue
-            st = full.lstat()
-            if stat.S_ISLNK(st.st_mode):
-                target = full.resolve()
-                if not target.is_relative_to(inbox):
-                    skipped.append(SkippedPath(rel, "symlink_outside_inbox"))
-                    continue
-                st = target.stat()
-            if not stat.S_ISREG(st.st_mode):
-                skipped.append(SkippedPath(rel, "not_a_regular_file"))
-                continue
-            first = rel.split("/", 1)[0]
-            provider = first if "/" in rel and first in PROVIDERS else None
-            files.append(
-                InboxFile(
-                    path=full,
-                    rel=rel,
-                    provider=provider,
-                    size=st.st_size,
-                    sha256=sha256_of(full),
-                    kind=sniff(full),
-                    mtime=st.st_mtime,
-                )
-            )
+            found = describe(inbox, Path(dirpath) / name)
+            (files if isinstance(found, InboxFile) else skipped).append(found)
     files.sort(key=lambda f: f.rel)
     return files, skipped

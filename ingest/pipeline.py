@@ -1,20 +1,29 @@
 """The loader's flow, top to bottom: discover -> (sandbox: guard -> read -> header -> validate)
 -> load.
 
-``parse.process_file`` is pure (no database) and runs in sandboxed workers. ``run_ingest`` walks
-the inbox, skips versions already loaded, and commits each new version as the single writer.
+``parse.process_file`` is pure (no database) and runs in sandboxed workers. Two ways through:
+
+- ``run_ingest`` walks the inbox, skips versions already loaded, and commits each new version
+  as the single writer as soon as its sandboxed parse comes back (one process: tests, benches);
+- the DAG splits the same work in three: ``plan_ingest`` (which files are new or changed, in
+  batches) -> ``parse_batch`` once per batch (mapped tasks, in parallel, possibly on several
+  machines; results staged as Arrow IPC + JSON, see ``staging.py``) -> ``load_staged`` (the one
+  writer commits them in the plan's order).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ingest.discover import InboxFile, SkippedPath, discover
+from ingest import staging
+from ingest.discover import InboxFile, SkippedPath, describe, discover
 from ingest.load import RawStore
 from ingest.parse import FileOutcome
 from ingest.places import load_gazetteer
@@ -110,3 +119,184 @@ def _keep_copy(file: InboxFile, target_root: Path) -> None:
         shutil.copyfile(file.path, target)
     except OSError as exc:  # the file may be gone or unreadable: the ledger still has its reason
         log.warning("could not keep a copy of %s: %s", file.rel, exc)
+
+
+# A batch of small files is one parse task; a big file is a task of its own. Airflow expands a
+# mapped task to at most 1024 instances by default, so batches grow when there are many files.
+BATCH_FILES = 50
+BATCH_BYTES = 32 * 1024**2
+MAX_BATCHES = 256
+
+
+def batch_files(
+    sizes: list[int],
+    max_files: int | None = None,
+    max_bytes: int | None = None,
+    max_batches: int | None = None,
+) -> list[list[int]]:
+    """Indices of ``sizes`` cut, in order, into batches of at most ``max_files`` files and about
+    ``max_bytes`` bytes (a file bigger than that is alone), and never more than ``max_batches``."""
+    if not sizes:
+        return []
+    max_files, max_bytes = max_files or BATCH_FILES, max_bytes or BATCH_BYTES
+    max_batches = max_batches or MAX_BATCHES
+    max_files = max(max_files, math.ceil(len(sizes) / max_batches))
+    max_bytes = max(max_bytes, math.ceil(sum(sizes) / max_batches))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    weight = 0
+    for i, size in enumerate(sizes):
+        if current and (len(current) >= max_files or weight + size > max_bytes):
+            batches.append(current)
+            current, weight = [], 0
+        current.append(i)
+        weight += size
+    batches.append(current)
+    return batches
+
+
+def _current_versions(build_db: Path) -> dict[str, str]:
+    """Path -> sha256 of every current file version, read without taking the writer's lock for
+    longer than the query (a missing build file or ledger means nothing is loaded yet)."""
+    if not build_db.exists():
+        return {}
+    import duckdb
+
+    con = duckdb.connect(str(build_db), read_only=True)
+    try:
+        exists = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'raw' and table_name = 'file_versions'"
+        ).fetchone()[0]
+        if not exists:
+            return {}
+        rows = con.execute(
+            "select source_file, file_sha256 from raw.file_versions where status = 'current'"
+        ).fetchall()
+    finally:
+        con.close()
+    return dict(rows)
+
+
+def plan_ingest(inbox: Path, build_db: Path, folder: Path) -> dict:
+    """Decide what this run parses: every file whose bytes are not the path's current version.
+
+    Writes ``folder/plan.json`` (a fresh, private staging folder for the run) and returns a
+    small summary with the batch numbers to map the parse tasks over.
+    """
+    if folder.exists():  # a retried plan starts clean: stale accounts must not be loaded
+        staging.remove(folder)
+    staging.make_private_dir(folder)
+    files, skipped = discover(inbox)
+    for s in skipped:
+        log.warning("skipped %s: %s", s.rel, s.reason)
+    current = _current_versions(build_db)
+    changed = [f for f in files if current.get(f.rel) != f.sha256]
+    unchanged = [f for f in files if current.get(f.rel) == f.sha256]
+    batches = batch_files([f.size for f in changed])
+    plan = {
+        "inbox": str(inbox.resolve()),
+        "changed": [f.rel for f in changed],
+        "unchanged": [FileOutcome(f, "unchanged").summary() for f in unchanged],
+        "skipped": [{"rel": s.rel, "reason": s.reason} for s in skipped],
+        "batches": batches,
+    }
+    (folder / "plan.json").write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
+    return {
+        "files": len(files),
+        "changed": len(changed),
+        "unchanged": len(unchanged),
+        "batches": list(range(len(batches))),
+    }
+
+
+def _read_plan(folder: Path) -> dict:
+    path = folder / "plan.json"
+    if not path.exists():
+        raise staging.StagingError(f"no ingest plan at {path}: run the plan task first")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def parse_batch(
+    folder: Path,
+    batch: int,
+    gazetteer_path: Path,
+    tz: ZoneInfo,
+    limits: SandboxLimits | None = None,
+) -> dict:
+    """Parse the files of one batch of the plan in sandboxed workers and stage the results.
+
+    The files are described again from the inbox: a file replaced since the plan is parsed as
+    it is now (its account carries the new sha256), a file gone is staged as skipped.
+    """
+    plan = _read_plan(folder)
+    inbox = Path(plan["inbox"])
+    registry = load_registry()
+    indices = plan["batches"][batch]
+    by_rel: dict[str, int] = {}
+    files: list[InboxFile] = []
+    for i in indices:
+        found = describe(inbox, inbox / plan["changed"][i])
+        if isinstance(found, SkippedPath):
+            staging.write_skipped(folder, i, found)
+        else:
+            by_rel[found.rel] = i
+            files.append(found)
+    statuses: dict[str, int] = {}
+    with Sandbox(gazetteer_path, tz, limits or SandboxLimits()) as sandbox:
+        for outcome in sandbox.parse(files):
+            staging.write_outcome(folder, by_rel[outcome.file.rel], outcome, registry)
+            statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+    return {"batch": batch, "files": len(indices), "statuses": statuses}
+
+
+def load_staged(
+    folder: Path,
+    build_db: Path,
+    gazetteer_path: Path,
+    pii_key: bytes,
+    load_id: str,
+    tz: ZoneInfo,
+    progress: Callable[[int, int, FileOutcome], None] | None = None,
+    quarantine_dir: Path | None = None,
+) -> IngestSummary:
+    """Commit every staged parse result of the plan, in the plan's order, as the single writer;
+    then delete the staging folder (it holds personal data)."""
+    plan = _read_plan(folder)
+    registry = load_registry()
+    summary = IngestSummary(
+        load_id=load_id,
+        skipped_paths=[SkippedPath(s["rel"], s["reason"]) for s in plan["skipped"]],
+    )
+    summary.files.extend(plan["unchanged"])
+    total = len(plan["changed"]) + len(plan["unchanged"])
+    # every account must be there before anything is committed
+    outcomes = [(i, rel) for i, rel in enumerate(plan["changed"])]
+    for i, rel in outcomes:
+        if not (folder / f"{i}.json").exists():
+            raise staging.StagingError(
+                f"no parse result for {rel}: its parse task did not finish; rerun it (or the run)"
+            )
+    store = RawStore(build_db, registry, tz)
+    try:
+        store.write_townships(load_gazetteer(gazetteer_path))
+        for i, rel in outcomes:
+            outcome = staging.read_outcome(folder, i, rel)
+            if isinstance(outcome, SkippedPath):
+                log.warning("skipped %s: %s", outcome.rel, outcome.reason)
+                summary.skipped_paths.append(outcome)
+                continue
+            file = outcome.file
+            store.commit_file(
+                file, load_id, pii_key, outcome.sheets, outcome.unmatched, outcome.problem
+            )
+            if outcome.problem is not None and quarantine_dir is not None:
+                _keep_copy(file, quarantine_dir / load_id)
+            summary.files.append(outcome.summary())
+            if progress is not None:
+                progress(len(summary.files), total, outcome)
+    finally:
+        store.close()
+    staging.remove(folder)
+    summary.files.sort(key=lambda f: f["file"])
+    return summary

@@ -66,8 +66,38 @@ def prepare(settings: Settings, logical_date: dt.datetime | None, conf: dict | N
     return ctx.to_xcom()
 
 
-def ingest(settings: Settings, ctx: RunContext) -> dict:
-    from ingest.pipeline import run_ingest
+def staging_dir(settings: Settings, ctx: RunContext) -> Path:
+    """Where this run's parse tasks leave their results for the loader (shared by workers)."""
+    return settings.home / "staging" / ctx.run_id
+
+
+def plan_ingest(settings: Settings, ctx: RunContext) -> dict:
+    """Which files are new or changed, cut into batches: one mapped parse task per batch."""
+    from ingest.pipeline import plan_ingest as plan
+    from outreach import progress
+
+    with _recorded(settings, ctx, "ingest"):
+        progress.stage("ingest", f"reading {settings.inbox}")
+        summary = plan(settings.inbox, settings.build_db, staging_dir(settings, ctx))
+        progress.stage(
+            "ingest",
+            f"{summary['files']} files: {summary['changed']} new or changed, "
+            f"{summary['unchanged']} unchanged; {len(summary['batches'])} parse batch(es)",
+        )
+    return summary
+
+
+def parse_batch(settings: Settings, ctx: RunContext, batch: int) -> dict:
+    """Parse one batch of the plan in sandboxed workers; no database is touched."""
+    from ingest.pipeline import parse_batch as parse
+
+    with _recorded(settings, ctx, f"parse_{batch}"):
+        return parse(staging_dir(settings, ctx), batch, settings.gazetteer, settings.tz)
+
+
+def load_raw(settings: Settings, ctx: RunContext) -> dict:
+    """Commit every staged parse result into the raw layer: the only writer of the ingest."""
+    from ingest.pipeline import load_staged
     from outreach import progress
 
     def show(i: int, total: int, outcome) -> None:
@@ -81,9 +111,8 @@ def ingest(settings: Settings, ctx: RunContext) -> dict:
         )
 
     with _recorded(settings, ctx, "ingest"):
-        progress.stage("ingest", f"reading {settings.inbox}")
-        summary = run_ingest(
-            inbox=settings.inbox,
+        summary = load_staged(
+            staging_dir(settings, ctx),
             build_db=settings.build_db,
             gazetteer_path=settings.gazetteer,
             pii_key=settings.pii_key(),
