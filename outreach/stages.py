@@ -143,6 +143,7 @@ def build(settings: Settings, ctx: RunContext) -> dict:
 def check(settings: Settings, ctx: RunContext) -> dict:
     from outreach import dbt_runner, progress
     from outreach.checks import record_checks, record_history, run_checks
+    from outreach.publish import baseline_for
 
     with _recorded(settings, ctx, "check"):
         # The audit reads the build file as it is now, not as dbt left it: dq_results is
@@ -158,7 +159,7 @@ def check(settings: Settings, ctx: RunContext) -> dict:
         )
         report = run_checks(
             settings.build_db,
-            settings.published_db,
+            baseline_for(settings.published_db, ctx.as_of),
             ctx.as_of,
             tests,
             docs_dir=ctx.report_dir(settings) / "data_docs",
@@ -189,8 +190,15 @@ def publish(settings: Settings, ctx: RunContext) -> dict:
     with _recorded(settings, ctx, "publish"):
         result = do_publish(settings.build_db, settings.published_db, ctx.run_id, ctx.as_of)
         _write(ctx.report_dir(settings) / "publish.json", result)
-        progress.stage("publish", f"published {settings.published_db}")
-    return {"path": result["path"]}
+        if result["current"]:
+            progress.stage("publish", f"published {settings.published_db}")
+        else:
+            progress.stage(
+                "publish",
+                f"kept {result['history_path']}; {settings.published_db} stays on its later "
+                f"as-of date {result['current_as_of']}",
+            )
+    return {k: result[k] for k in ("path", "history_path", "current")}
 
 
 def _query_build(db: Path, read, default):
