@@ -35,7 +35,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, TriggerRule, dag, task
+from airflow.sdk import (
+    Asset,
+    CronDataIntervalTimetable,
+    PokeReturnValue,
+    TriggerRule,
+    dag,
+    task,
+)
 
 # DuckDB allows one writer: every task that writes the build file takes this pool's only slot.
 from outreach.airflow_env import WRITER_POOL
@@ -74,6 +81,13 @@ def _ctx(run: dict):
     tags=["outreach"],
 )
 def outreach_nightly():
+    # waits (without holding a worker slot) while another run, e.g. a backfill's, owns the build
+    @task.sensor(poke_interval=60, timeout=8 * 3600, mode="reschedule", retries=0)
+    def claim_warehouse(**context) -> PokeReturnValue:
+        from outreach import stages
+
+        return PokeReturnValue(is_done=stages.claim(_settings(), context))
+
     @task(retries=0)
     def prepare(**context) -> dict:
         from outreach import stages
@@ -121,10 +135,13 @@ def outreach_nightly():
         return stages.publish(_settings(), _ctx(run))
 
     @task(retries=0, trigger_rule=TriggerRule.ALL_DONE)
-    def report(run: dict) -> dict:
+    def report(run: dict, **context) -> dict:
         from outreach import stages
 
-        return stages.report(_settings(), _ctx(run))
+        try:
+            return stages.report(_settings(), _ctx(run))
+        finally:
+            stages.release(_settings(), context)
 
     @task(retries=0)
     def verdict(run: dict) -> dict:
@@ -135,6 +152,7 @@ def outreach_nightly():
         return stages.verdict(_settings(), _ctx(run))
 
     run = prepare()
+    claim_warehouse() >> run
     batches = plan_ingest(run)
     parsed = parse_files.partial(run=run).expand(batch=batches)
     ingested = load_raw(run)

@@ -50,6 +50,34 @@ def _recorded(settings: Settings, ctx: RunContext, name: str):
         raise
 
 
+def _run_ids(context: dict) -> tuple[str, str]:
+    dag_run = context["dag_run"]
+    return dag_run.dag_id, dag_run.run_id
+
+
+def claim(settings: Settings, context: dict) -> bool:
+    """Claim the build file for this DAG run (``outreach.lease``); False while another live run
+    holds it, so the claiming sensor waits and tries again."""
+    from outreach import lease, progress
+
+    def is_running(dag_id: str, run_id: str) -> bool:
+        count = context["ti"].get_dr_count(dag_id, run_ids=[run_id], states=["queued", "running"])
+        return count > 0
+
+    dag_id, run_id = _run_ids(context)
+    holder = lease.try_claim(settings.home, dag_id, run_id, is_running)
+    if holder is not None:
+        progress.stage("lease", f"waiting: run {holder.get('run_id')} holds the build file")
+        return False
+    return True
+
+
+def release(settings: Settings, context: dict) -> None:
+    from outreach import lease
+
+    lease.release(settings.home, *_run_ids(context))
+
+
 def prepare(settings: Settings, logical_date: dt.datetime | None, conf: dict | None) -> dict:
     """The run's as-of date: ``conf['as_of']`` when given, else the logical date's day in the
     county's time zone."""
