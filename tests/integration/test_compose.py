@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from outreach.airflow_env import WRITER_POOL
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -416,7 +418,10 @@ def test_airflow_init_migrates_and_writes_the_admin_password(
 
     result, log, passwords = run_init_script(compose, filled_env, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert log.read_text().splitlines() == ["db migrate"]
+    assert log.read_text().splitlines() == [
+        "db migrate",
+        f"pools set {WRITER_POOL} 1 the single DuckDB writer",
+    ]
     user, password = env["_AIRFLOW_ADMIN_USERNAME"], env["_AIRFLOW_ADMIN_PASSWORD"]
     assert json.loads(passwords.read_text()) == {user: password}
     assert passwords.stat().st_mode & 0o777 == 0o600
