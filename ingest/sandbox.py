@@ -53,6 +53,20 @@ def _failed(file: InboxFile, rule_id: str, message: str) -> FileOutcome:
     return FileOutcome(file, "quarantined", problem=(rule_id, message))
 
 
+def _allow_children() -> None:
+    """Let this process start the sandbox's workers even when it is marked daemonic.
+
+    Under the CeleryExecutor a task runs in a process forked from Celery's prefork pool, which
+    multiprocessing regards as a daemon, and a daemon may not start children ("daemonic processes
+    are not allowed to have children"). The rule exists so that a daemon's children are not left
+    behind when it is terminated; the sandbox never leaves its workers behind (its pool is shut
+    down or killed on every way out), so the flag is lifted for this process.
+    """
+    current = multiprocessing.current_process()
+    if current.daemon:
+        current._config["daemon"] = False  # the public setter refuses on a started process
+
+
 class Sandbox:
     def __init__(self, gazetteer_path: Path, tz: ZoneInfo, limits: SandboxLimits = SandboxLimits()):
         self.args = (str(gazetteer_path), str(tz))
@@ -60,6 +74,7 @@ class Sandbox:
         self._pool: ProcessPoolExecutor | None = None
 
     def _new_pool(self) -> ProcessPoolExecutor:
+        _allow_children()
         return ProcessPoolExecutor(
             max_workers=self.limits.workers,
             mp_context=multiprocessing.get_context("spawn"),

@@ -218,3 +218,41 @@ def test_there_are_never_more_batches_than_airflow_can_map():
     batches = batch_files([1] * 100_000, max_files=50, max_bytes=10**9, max_batches=256)
     assert len(batches) <= 256
     assert sorted(i for b in batches for i in b) == list(range(100_000))
+
+
+def _parse_in_daemon(folder, batch, results):
+    try:
+        results.put(parse_batch(folder, batch, DEFAULT_GAZETTEER, TZ))
+    except BaseException as exc:  # reported to the test, not lost with the process
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_a_parse_task_can_run_inside_a_daemonic_worker_process(tmp_path):
+    """Celery's prefork pool runs tasks in processes multiprocessing calls daemonic; the sandbox
+    must still start its workers there."""
+    import multiprocessing
+
+    inbox = tmp_path / "inbox"
+    header = [
+        "走访日期",
+        "干部编号",
+        "走访干部",
+        "户编号",
+        "乡镇",
+        "村委会",
+        "走访方式",
+        "走访内容",
+    ]
+    write_csv(
+        inbox / "townships/什玲镇/a.csv",
+        [header, ["2013-04-02", "C001", "张三", "H001", "什玲镇", "什玲村", "上门", ""]],
+    )
+    folder = tmp_path / "staging"
+    plan_ingest(inbox, tmp_path / "b.duckdb", folder)
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    proc = ctx.Process(target=_parse_in_daemon, args=(folder, 0, results), daemon=True)
+    proc.start()
+    outcome = results.get(timeout=120)
+    proc.join(30)
+    assert outcome == {"batch": 0, "files": 1, "statuses": {"loaded": 1}}, outcome
