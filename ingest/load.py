@@ -8,6 +8,8 @@ the file ledger (``raw.file_versions``) records the version. Rows go in as Arrow
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -76,7 +78,36 @@ SUPPORT_TABLES = {
         "provider VARCHAR, source_file VARCHAR, file_sha256 VARCHAR, sheet_name VARCHAR, "
         "header_cells VARCHAR, load_id VARCHAR"
     ),
+    # one row: the fingerprint of the key the raw layer's tokens were made with
+    "pii_key_state": "fingerprint VARCHAR",
 }
+
+ROTATE_COMMAND = "outreach rotate-pii-key"
+
+
+class PiiKeyMismatch(RuntimeError):
+    """The configured PII key is not the one the raw layer's tokens were made with.
+
+    Loading anyway would mix two keys in one table: the same person would get two tokens and
+    every join on a token would silently lose rows.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "原始层的身份证号/电话令牌不是用当前配置的 PII 密钥生成的，已停止入库。 "
+            "The configured PII key (OUTREACH_PII_KEY, or $OUTREACH_HOME/pii.key) is not the key "
+            "the raw layer's ID and phone tokens were made with: loading with it would mix two "
+            "keys and break every join on tokens, so nothing was loaded. If a key rotation was "
+            f"interrupted, run `{ROTATE_COMMAND}` to finish it; after rotating a key set in "
+            "OUTREACH_PII_KEY, set it to the new key and restart the services. "
+            "See docs/PII_KEY_ROTATION.md."
+        )
+
+
+def key_fingerprint(key: bytes) -> str:
+    """Names the key that made a set of tokens without storing the key: an HMAC of a fixed
+    string, so it can sit in the raw layer (and be compared) without revealing anything."""
+    return hmac.new(key, b"outreach pii key fingerprint v1", hashlib.sha256).hexdigest()[:32]
 
 
 def raw_columns(dataset: DatasetSpec) -> list[tuple[str, str]]:
@@ -100,6 +131,7 @@ class RawStore:
         self.tz = tz  # timestamps in the ledger are the county's wall-clock time
         self.con = duckdb.connect(str(db_path))
         self._ensure_schema()
+        self._pii_fingerprint: str | None = None  # the key checked against the raw layer
 
     def _ensure_schema(self) -> None:
         self.con.execute("create schema if not exists raw")
@@ -116,6 +148,37 @@ class RawStore:
     def close(self) -> None:
         self.con.execute("checkpoint")
         self.con.close()
+
+    def check_pii_key(self, pii_key: bytes) -> None:
+        """Refuse a key other than the one the raw layer's tokens were made with.
+
+        The first load records the key's fingerprint in ``raw.pii_key_state``. A raw layer from
+        before the fingerprint is checked against one stored token per PII column instead.
+        """
+        fingerprint = key_fingerprint(pii_key)
+        if fingerprint == self._pii_fingerprint:
+            return
+        recorded = self.con.execute("select fingerprint from raw.pii_key_state").fetchall()
+        if not recorded:
+            if not self._tokens_made_with(pii_key):
+                raise PiiKeyMismatch()
+            self.con.execute("insert into raw.pii_key_state values (?)", [fingerprint])
+        elif recorded[0][0] != fingerprint:
+            raise PiiKeyMismatch()
+        self._pii_fingerprint = fingerprint
+
+    def _tokens_made_with(self, pii_key: bytes) -> bool:
+        for name, dataset in self.registry.items():
+            for spec in dataset.columns:
+                if not spec.pii:
+                    continue
+                rows = self.con.execute(
+                    f'select "{spec.name}", "{spec.name}_token" from raw.{name} '
+                    f'where "{spec.name}" is not null limit 1'
+                ).fetchall()
+                if rows and token(rows[0][0], pii_key) != rows[0][1]:
+                    return False
+        return True
 
     def current_sha256(self, rel: str) -> str | None:
         row = self.con.execute(
@@ -162,8 +225,10 @@ class RawStore:
         """Replace everything the path contributed by this version, in one transaction.
 
         A version that cannot be read at all is recorded as quarantined and leaves the rows of
-        the path's current version in place: a broken resend never erases good data.
+        the path's current version in place: a broken resend never erases good data. A key
+        other than the raw layer's is refused before anything is written (:class:`PiiKeyMismatch`).
         """
+        self.check_pii_key(pii_key)
         now = dt.datetime.now(self.tz).replace(microsecond=0, tzinfo=None)
         mtime = dt.datetime.fromtimestamp(int(file.mtime), self.tz).replace(tzinfo=None)
         provider = file.provider or ""

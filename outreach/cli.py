@@ -4,6 +4,7 @@ outreach demo [DIR]             write the demo inbox (default: $OUTREACH_HOME/in
 outreach run [--as-of DATE]     run the nightly DAG once, in-process (embedded Airflow)
 outreach headlines [--published] print the headline figures of the warehouse
 outreach templates DIR          write a blank template per dataset for the partners
+outreach rotate-pii-key         re-tokenise the raw layer with a new PII key
 """
 
 from __future__ import annotations
@@ -121,6 +122,21 @@ def _cmd_templates(args) -> int:
     return 0
 
 
+def _cmd_rotate_pii_key(args) -> int:
+    from outreach.pii_rotation import RotationError, describe, rotate_pii_key
+    from outreach.settings import new_pii_key_from_env
+
+    settings = load_settings()
+    try:
+        result = rotate_pii_key(settings, new_pii_key_from_env())
+    except RotationError as exc:
+        print(f"outreach: {exc}", file=sys.stderr)
+        return 1
+    for line in describe(result):
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outreach", description="Outreach Warehouse")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     templates = sub.add_parser("templates", help="write a blank xlsx template per dataset")
     templates.add_argument("dir", help="target folder")
     templates.set_defaults(func=_cmd_templates)
+    rotate = sub.add_parser(
+        "rotate-pii-key",
+        help="re-tokenise the raw layer with a new PII key (pause the DAG first)",
+    )
+    rotate.set_defaults(func=_cmd_rotate_pii_key)
     return parser
 
 

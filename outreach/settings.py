@@ -11,6 +11,10 @@ else asks for a :class:`Settings` (``load_settings()``) instead of touching ``os
 | OUTREACH_PII_KEY | generated once in $OUTREACH_HOME/pii.key (0600) | HMAC key for ID/phone tokens |
 | OUTREACH_TIMEZONE | Asia/Shanghai | the county's time zone (as-of dates, schedules) |
 | OUTREACH_GAZETTEER | config/gazetteer.yml | the county and its townships |
+
+``OUTREACH_NEW_PII_KEY`` is no setting of the services: only ``outreach rotate-pii-key`` reads it
+(:func:`new_pii_key_from_env`), given for that one command (``docker compose exec -e``), so it is
+deliberately absent from the table above, ``.env.example`` and ``docker-compose.yml``.
 """
 
 from __future__ import annotations
@@ -113,6 +117,20 @@ class Settings:
         if explicit is not None:
             return parse_date(explicit, "--as-of") if isinstance(explicit, str) else explicit
         return self.as_of or self.today()
+
+
+NEW_PII_KEY_VARIABLE = "OUTREACH_NEW_PII_KEY"
+
+
+def new_pii_key_from_env(environ: dict[str, str] | None = None) -> str | None:
+    """The key ``outreach rotate-pii-key`` moves to when the current one is OUTREACH_PII_KEY.
+
+    Read here because only this module reads the environment; not a :class:`Settings` field
+    because no service may ever run with it set. Validated by the rotation (it must also
+    differ from the current key), so a bad value is never a reason for a run to fail.
+    """
+    env = os.environ if environ is None else environ
+    return env.get(NEW_PII_KEY_VARIABLE) or None
 
 
 def parse_date(value: str, name: str) -> dt.date:
