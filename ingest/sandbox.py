@@ -56,8 +56,8 @@ def _failed(file: InboxFile, rule_id: str, message: str) -> FileOutcome:
 def _allow_children() -> None:
     """Let this process start the sandbox's workers even when it is marked daemonic.
 
-    Under the CeleryExecutor a task runs in a process forked from Celery's prefork pool, which
-    multiprocessing regards as a daemon, and a daemon may not start children ("daemonic processes
+    Under the CeleryExecutor a task runs in a process forked from Celery's prefork pool (billiard),
+    which multiprocessing regards as a daemon, and a daemon may not start children ("daemonic processes
     are not allowed to have children"). The rule exists so that a daemon's children are not left
     behind when it is terminated; the sandbox never leaves its workers behind (its pool is shut
     down or killed on every way out), so the flag is lifted for this process.
@@ -65,6 +65,11 @@ def _allow_children() -> None:
     current = multiprocessing.current_process()
     if current.daemon:
         current._config["daemon"] = False  # the public setter refuses on a started process
+    # Celery's billiard stands in its own process object, whose authentication key the standard
+    # library refuses to pickle for a spawned child: hand it the same key as the standard type.
+    standard = multiprocessing.process.AuthenticationString
+    if type(current.authkey) is not standard:
+        current._config["authkey"] = standard(bytes(current.authkey))
 
 
 class Sandbox:

@@ -227,10 +227,13 @@ def _parse_in_daemon(folder, batch, results):
         results.put(f"{type(exc).__name__}: {exc}")
 
 
-def test_a_parse_task_can_run_inside_a_daemonic_worker_process(tmp_path):
-    """Celery's prefork pool runs tasks in processes multiprocessing calls daemonic; the sandbox
-    must still start its workers there."""
+@pytest.mark.parametrize("pool", ["multiprocessing", "billiard"])
+def test_a_parse_task_can_run_inside_a_daemonic_worker_process(tmp_path, pool):
+    """Celery's prefork pool (billiard) runs tasks in processes that multiprocessing calls
+    daemonic, with billiard's own process object; the sandbox must still start its workers."""
     import multiprocessing
+
+    import billiard
 
     inbox = tmp_path / "inbox"
     header = [
@@ -243,13 +246,11 @@ def test_a_parse_task_can_run_inside_a_daemonic_worker_process(tmp_path):
         "走访方式",
         "走访内容",
     ]
-    write_csv(
-        inbox / "townships/什玲镇/a.csv",
-        [header, ["2013-04-02", "C001", "张三", "H001", "什玲镇", "什玲村", "上门", ""]],
-    )
+    row = ["2013-04-02", "C001", "张三", "H001", "什玲镇", "什玲村", "上门", ""]
+    write_csv(inbox / "townships/什玲镇/a.csv", [header, row])
     folder = tmp_path / "staging"
     plan_ingest(inbox, tmp_path / "b.duckdb", folder)
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("fork") if pool == "multiprocessing" else billiard
     results = ctx.Queue()
     proc = ctx.Process(target=_parse_in_daemon, args=(folder, 0, results), daemon=True)
     proc.start()
