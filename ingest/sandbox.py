@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import resource
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -72,6 +74,28 @@ def _allow_children() -> None:
         current._config["authkey"] = standard(bytes(current.authkey))
 
 
+@contextmanager
+def _main_module_not_rerun():
+    """Spawn workers without running the parent's ``__main__`` again in them.
+
+    A spawned child normally re-imports the parent's main module (as ``__mp_main__``). Under
+    Airflow that is the ``airflow`` command, whose import needs the metadata database, which a
+    task process is not given: every worker died before parsing anything. The workers need only
+    ``ingest``, which they import by name, so the main module is hidden while they start.
+    """
+    main = sys.modules["__main__"]
+    saved = {
+        name: main.__dict__[name] for name in ("__file__", "__spec__") if name in main.__dict__
+    }
+    main.__dict__.pop("__file__", None)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
 class Sandbox:
     def __init__(self, gazetteer_path: Path, tz: ZoneInfo, limits: SandboxLimits = SandboxLimits()):
         self.args = (str(gazetteer_path), str(tz))
@@ -119,7 +143,8 @@ class Sandbox:
             while len(running) < capacity and (suspects or queue):
                 file = suspects.pop() if alone else queue.pop()
                 try:
-                    future = self._pool.submit(_parse, file, *self.args, self.limits.guard)
+                    with _main_module_not_rerun():  # a worker may be spawned on submit
+                        future = self._pool.submit(_parse, file, *self.args, self.limits.guard)
                 except BrokenProcessPool:  # a worker died before we looked: isolate everyone
                     (suspects if alone else queue).append(file)
                     break

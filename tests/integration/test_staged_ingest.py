@@ -257,3 +257,48 @@ def test_a_parse_task_can_run_inside_a_daemonic_worker_process(tmp_path, pool):
     outcome = results.get(timeout=120)
     proc.join(30)
     assert outcome == {"batch": 0, "files": 1, "statuses": {"loaded": 1}}, outcome
+
+
+_GUARDED_MAIN = """
+import json, sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+if __name__ != "__main__":  # what Airflow's main module does in a task process: it cannot start
+    raise RuntimeError("the parent's main module ran again in a sandbox worker")
+from ingest.pipeline import parse_batch
+from outreach.settings import DEFAULT_GAZETTEER
+result = parse_batch(Path(sys.argv[1]), 0, DEFAULT_GAZETTEER, ZoneInfo("Asia/Shanghai"))
+print(json.dumps(result))
+"""
+
+
+def test_sandbox_workers_do_not_run_the_parents_main_module_again(tmp_path):
+    """Under Airflow the main module is the ``airflow`` command, which cannot be imported in a
+    task's child (no database URL there): workers that re-ran it died before parsing."""
+    import subprocess
+    import sys
+
+    inbox = tmp_path / "inbox"
+    header = [
+        "走访日期",
+        "干部编号",
+        "走访干部",
+        "户编号",
+        "乡镇",
+        "村委会",
+        "走访方式",
+        "走访内容",
+    ]
+    row = ["2013-04-02", "C001", "张三", "H001", "什玲镇", "什玲村", "上门", ""]
+    write_csv(inbox / "townships/什玲镇/a.csv", [header, row])
+    folder = tmp_path / "staging"
+    plan_ingest(inbox, tmp_path / "b.duckdb", folder)
+    script = tmp_path / "main.py"
+    script.write_text(_GUARDED_MAIN)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(folder)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.splitlines()[-1])["statuses"] == {"loaded": 1}, proc.stderr[
+        -3000:
+    ]
