@@ -69,7 +69,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .truth import DEMO_AS_OF, Truth, build_truth
+from .truth import DEMO_AS_OF, Truth, build_truth, headlines_as_of
 
 __all__ = [
     "DEMO_AS_OF",
@@ -77,6 +77,7 @@ __all__ = [
     "PLANTED",
     "DemoManifest",
     "demo_truth",
+    "headlines_as_of",
     "write_demo_inbox",
 ]
 

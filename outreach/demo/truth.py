@@ -2,7 +2,8 @@
 
 Nothing here knows about spreadsheets. ``build_truth`` returns a :class:`Truth`; the figures the
 demo promises (RULES.md headlines, planted findings) are computed from it by
-:func:`headlines` and the ``missed_*`` functions, never typed in by hand. ``TARGETS`` holds the
+:func:`headlines` (:func:`headlines_as_of` for any other as-of date, as a backfill restates it)
+and the ``missed_*`` functions, never typed in by hand. ``TARGETS`` holds the
 article's figures that the generator aims at; ``build_truth`` checks that it hit them.
 """
 
@@ -371,27 +372,64 @@ def org_cadre_pairing_load(cadres: list[Cadre], pairings: list[Pairing], as_of: 
 
 
 def headlines(t: Truth) -> dict[str, int | float]:
-    """RULES.md headline metrics computed from the truth."""
-    owed, met = pairing_quarter_stats(t.pairings, t.visits, t.as_of)
-    closed = Counter(m.category for m in t.matters if m.status == "已办结")
-    funding = sum((f.amount_yuan for f in t.funding), Decimal("0"))
+    """RULES.md headline metrics computed from the truth, on the demo's as-of date."""
+    return headlines_as_of(t, t.as_of)
+
+
+def matter_done_by(m: Matter, as_of: dt.date) -> bool:
+    """Whether a matter counts as 已办结 on ``as_of``: raised by then, its status 已办结, and closed
+    by then. The sheet holds a matter's latest status: one closed after ``as_of`` was still
+    待议/办理中 on that day. A 已办结 matter without 办结日期 (a flagged warning) counts from the day
+    it was raised, as on the nightly date: its closing day is unknown, not later."""
+    return (
+        m.raised_on <= as_of
+        and m.status == "已办结"
+        and (m.closed_on is None or m.closed_on <= as_of)
+    )
+
+
+def headlines_as_of(t: Truth, as_of: dt.date) -> dict[str, int | float]:
+    """RULES.md headline metrics as the warehouse reports them for ``as_of`` (a backfill restates
+    any earlier date from the records as they stand now): "computed from the facts for
+    everything up to the as-of date", each record counted from its own date:
+
+    - talks held, visits made, funding arrived (funded_on), on or before ``as_of``;
+    - households paired: pairings started (pair_start) by ``as_of``, ended since or not;
+    - cooperatives and capacity projects: projects started (started_on) by ``as_of``;
+    - the matter counts: matters done by ``as_of`` (:func:`matter_done_by`);
+    - work teams, villages and cadres stationed: team members stationed (start_date) by
+      ``as_of``, withdrawn since or not (the nightly figure, 260 cadres, counts every member
+      who ever served, the 10 who rotated out with their replacements);
+    - quarterly_visit_rate: met ÷ owed over the pairing quarters owed by ``as_of`` (30-day
+      rule, quarter ended on or before ``as_of``); 0 when nothing is owed yet.
+
+    ``headlines(t)`` is this function on the truth's own as-of date (EXPECTED_HEADLINES).
+    """
+    talks = [x for x in t.talks if x.talk_date <= as_of]
+    visits = [v for v in t.visits if v.visit_date <= as_of]
+    pairings = [p for p in t.pairings if p.pair_start <= as_of]
+    projects = [p for p in t.projects if p.started_on <= as_of]
+    members = [m for m in t.team_members if m.start_date <= as_of]
+    owed, met = pairing_quarter_stats(t.pairings, t.visits, as_of)
+    closed = Counter(m.category for m in t.matters if matter_done_by(m, as_of))
+    funding = sum((f.amount_yuan for f in t.funding if f.funded_on <= as_of), Decimal("0"))
     return {
-        "cadres_talked": len({x.cadre_code for x in t.talks}),
-        "opinions_collected": sum(x.opinion_count for x in t.talks),
-        "households_visited": len({v.household_code for v in t.visits}),
-        "households_paired": len({p.household_code for p in t.pairings}),
+        "cadres_talked": len({x.cadre_code for x in talks}),
+        "opinions_collected": sum(x.opinion_count for x in talks),
+        "households_visited": len({v.household_code for v in visits}),
+        "households_paired": len({p.household_code for p in pairings}),
         "funding_yuan": int(funding) if funding == funding.to_integral() else float(funding),
-        "cooperatives": sum(p.project_type == "专业合作社" for p in t.projects),
+        "cooperatives": sum(p.project_type == "专业合作社" for p in projects),
         "practical_matters_done": closed["办实事"],
         "enterprise_problems_solved": closed["企业诉求"],
         "branch_problems_solved": closed["支部难题"],
-        "capacity_projects": sum(p.is_capacity_building for p in t.projects),
+        "capacity_projects": sum(p.is_capacity_building for p in projects),
         "members_transformed": closed["党员转化"],
         "branches_upgraded": closed["支部升级"],
-        "work_teams": len({m.team_code for m in t.team_members}),
-        "villages_stationed": len({m.village for m in t.team_members}),
-        "cadres_stationed": len({m.cadre_code for m in t.team_members}),
-        "quarterly_visit_rate": met / owed,
+        "work_teams": len({m.team_code for m in members}),
+        "villages_stationed": len({m.village for m in members}),
+        "cadres_stationed": len({m.cadre_code for m in members}),
+        "quarterly_visit_rate": met / owed if owed else 0,
     }
 
 

@@ -1,4 +1,5 @@
--- One row per headline metric of RULES.md, over everything dated on or before the as-of date.
+-- One row per headline metric of RULES.md, over everything dated on or before the as-of date
+-- (a backfill restates an earlier date from the rows loaded now; later rows are left out).
 -- Counts use natural codes (distinct household_code, ...), never surrogate ids, so an unknown
 -- member ('-1') never folds several codes into one.
 with
@@ -42,9 +43,14 @@ pairing_quarters as (
     select * from {{ ref('fct_pairing_quarters') }}
 ),
 
+-- A matter's status in the sheet is its latest one: a matter closed after the as-of date was
+-- still 待议/办理中 on that date, so it is done when 已办结 and closed on or before the as-of
+-- date. 已办结 without 办结日期 (flagged matter_closed_without_date) counts from the day it was
+-- raised: its closing day is unknown, not later.
 done_matters as (
     select * from matters
     where status = '已办结'
+        and (closed_on is null or closed_on <= {{ as_of_date() }})
 ),
 
 metrics as (
