@@ -79,3 +79,14 @@ def test_the_publication_stamp_is_not_a_mart_that_emptied(tmp_path):
     prev.close()
     con = _db(tmp_path / "b.duckdb", [("a", "", None, 1)])
     assert emptied_marts(con, published)[0].failures == 0
+
+
+def test_an_obligation_table_that_empties_does_not_block(tmp_path):
+    """Every cadre visited every household this quarter: the flag table empties, rightly."""
+    published = tmp_path / "published.duckdb"
+    prev = _db(published, [("a", "", None, 1)])
+    prev.execute("create table marts.dq_missing_quarterly_visits as select 'C1' as cadre_code")
+    prev.close()
+    con = _db(tmp_path / "b.duckdb", [("a", "", None, 1)])
+    con.execute("create table marts.dq_missing_quarterly_visits (cadre_code varchar)")
+    assert emptied_marts(con, published)[0].failures == 0
