@@ -38,7 +38,6 @@ import pendulum
 from airflow.sdk import (
     Asset,
     CronDataIntervalTimetable,
-    PokeReturnValue,
     TriggerRule,
     dag,
     task,
@@ -47,6 +46,7 @@ from airflow.sdk import (
 # DuckDB allows one writer: every task that writes the build file takes this pool's only slot.
 from outreach.airflow_env import WRITER_POOL
 from outreach.alerts import nightly_deadline, on_failure
+from outreach.operators import ClaimWarehouse
 
 TZ = "Asia/Shanghai"
 # parse tasks of one run at a time (each runs its own sandboxed worker processes)
@@ -81,13 +81,6 @@ def _ctx(run: dict):
     tags=["outreach"],
 )
 def outreach_nightly():
-    # waits (without holding a worker slot) while another run, e.g. a backfill's, owns the build
-    @task.sensor(poke_interval=60, timeout=8 * 3600, mode="reschedule", retries=0)
-    def claim_warehouse(**context) -> PokeReturnValue:
-        from outreach import stages
-
-        return PokeReturnValue(is_done=stages.claim(_settings(), context))
-
     @task(retries=0)
     def prepare(**context) -> dict:
         from outreach import stages
@@ -151,8 +144,12 @@ def outreach_nightly():
 
         return stages.verdict(_settings(), _ctx(run))
 
+    # waits (without holding a worker slot) while another run, e.g. a backfill's, owns the build
+    claim = ClaimWarehouse(
+        task_id="claim_warehouse", poke_interval=60, timeout=8 * 3600, mode="reschedule", retries=0
+    )
     run = prepare()
-    claim_warehouse() >> run
+    claim >> run
     batches = plan_ingest(run)
     parsed = parse_files.partial(run=run).expand(batch=batches)
     ingested = load_raw(run)
