@@ -595,6 +595,7 @@ def test_lock_pins_what_the_deployment_needs():
     needed = {
         "apache-airflow-providers-celery": "the CeleryExecutor and `airflow celery worker`",
         "redis": "the redis:// Celery broker",
+        "asyncpg": "Airflow 3's async engine on a postgresql:// metadata DB",
     }
     missing = {name: why for name, why in needed.items() if name not in pinned}
     if not pinned & {"psycopg2-binary", "psycopg2"}:
