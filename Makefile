@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv lint lock demo bench clean
+.PHONY: run test venv lint lock demo bench clean dashboard browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/outreach run --demo-if-empty
 
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
@@ -42,6 +42,24 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/outreach demo
+
+# The dashboard (docs/DASHBOARD.md) on OUTREACH_DASHBOARD_PORT (8501), over the published file.
+dashboard: $(STAMP)
+	$(BIN)/python -m outreach.dashboard
+
+# Headless Chromium and CJK fonts for the dashboard's browser test, from Debian's packages.
+# Installs only what is missing (root, or passwordless sudo, the first time); then a no-op.
+BROWSER_PACKAGES := chromium fonts-noto-cjk
+browser-deps:
+	@missing=$$(for p in $(BROWSER_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo="sudo -n"; fi; \
+	  echo "installing" $$missing; \
+	  $$sudo apt-get update -q && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
 
 clean:
 	rm -rf var dbt_project/target dbt_project/logs

@@ -11,6 +11,7 @@ else asks for a :class:`Settings` (``load_settings()``) instead of touching ``os
 | OUTREACH_PII_KEY | generated once in $OUTREACH_HOME/pii.key (0600) | HMAC key for ID/phone tokens |
 | OUTREACH_TIMEZONE | Asia/Shanghai | the county's time zone (as-of dates, schedules) |
 | OUTREACH_GAZETTEER | config/gazetteer.yml | the county and its townships |
+| OUTREACH_DASHBOARD_PORT | 8501 | the port of the dashboard (`make dashboard`) |
 
 ``OUTREACH_NEW_PII_KEY`` is no setting of the services: only ``outreach rotate-pii-key`` reads it
 (:func:`new_pii_key_from_env`), given for that one command (``docker compose exec -e``), so it is
@@ -44,6 +45,7 @@ class Settings:
     pii_key_env: str | None
     timezone: str
     gazetteer: Path
+    dashboard_port: int = 8501
 
     @property
     def warehouse_dir(self) -> Path:
@@ -155,6 +157,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     key = env.get("OUTREACH_PII_KEY") or None
     if key is not None and len(key) < 16:
         raise SettingsError("OUTREACH_PII_KEY must be at least 16 characters long")
+    port_raw = (env.get("OUTREACH_DASHBOARD_PORT") or "8501").strip()
+    if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
+        raise SettingsError(f"OUTREACH_DASHBOARD_PORT must be a port number, got {port_raw!r}")
     return Settings(
-        home=home, inbox=inbox, as_of=as_of, pii_key_env=key, timezone=tz, gazetteer=gazetteer
+        home=home,
+        inbox=inbox,
+        as_of=as_of,
+        pii_key_env=key,
+        timezone=tz,
+        gazetteer=gazetteer,
+        dashboard_port=int(port_raw),
     )

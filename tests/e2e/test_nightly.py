@@ -144,10 +144,10 @@ def test_published_file_holds_marts_only_and_no_personal_data(demo_home):
             "select distinct table_schema from information_schema.tables"
         ).fetchall()
     }
-    assert schemas == {"marts"}
+    assert schemas == {"marts", "marts_cn"}  # marts_cn: views of marts with Chinese names
     hits = []
     for table, column in con.execute(
-        "select table_name, column_name from information_schema.columns where data_type = 'VARCHAR'"
+        "select table_name, column_name from information_schema.columns where data_type = 'VARCHAR' and table_schema = 'marts'"
     ).fetchall():
         n = con.execute(
             f'select count(*) from marts."{table}" where regexp_matches("{column}", ?) or regexp_matches("{column}", ?)',

@@ -19,14 +19,30 @@ def test_dag_wiring_and_schedule():
     dag = load_dag()
     assert dag.dag_id == "outreach_nightly"
     assert dag.catchup is False and dag.max_active_runs == 1
-    order = ["prepare", "ingest", "build", "check", "publish", "report", "verdict"]
+    order = [
+        "claim_warehouse",
+        "prepare",
+        "plan_ingest",
+        "parse_files",
+        "load_raw",
+        "build",
+        "check",
+        "publish",
+        "report",
+        "verdict",
+    ]
     assert set(dag.task_ids) == set(order)
-    for upstream, downstream in zip(order[1:], order[2:], strict=False):
+    for upstream, downstream in zip(order[2:], order[3:], strict=False):
         assert downstream in dag.get_task(upstream).downstream_task_ids
-    assert dag.get_task("report").trigger_rule == "all_done"
-    assert dag.get_task("ingest").retries >= 1
+    assert "prepare" in dag.get_task("claim_warehouse").downstream_task_ids
+    assert dag.get_task("claim_warehouse").mode == "reschedule"  # waits without a worker slot
+    assert dag.get_task("report").trigger_rule == "all_done"  # gives the run lease back
+    # nothing changed: the parse tasks are skipped and the loader still runs
+    assert dag.get_task("load_raw").trigger_rule == "none_failed"
+    assert dag.get_task("load_raw").retries >= 1
     writers = {t.task_id for t in dag.tasks if t.pool == "duckdb_writer"}
-    assert writers == {"ingest", "build", "check", "publish"}
+    assert writers == {"plan_ingest", "load_raw", "build", "check", "publish"}
+    assert dag.get_task("parse_files").pool != "duckdb_writer"  # parsing writes no database
     assert [o.name for o in dag.get_task("publish").outlets] == ["outreach_published_warehouse"]
     assert dag.on_failure_callback is not None and dag.deadline is not None  # alerts by mail
     assert dag.doc_md

@@ -1,0 +1,669 @@
+"""Everything the dashboard reads from the published warehouse: the SQL, and nothing of Streamlit.
+
+Each function takes the path of the published file (``settings.published_db``) and the
+sidebar's :class:`Filters`, and returns a small pandas DataFrame (or dict). Every query opens
+the file read-only and closes it before returning: the night run renames a new file over it
+(``outreach/publish.py``), and a connection held open would keep showing the old file. Only
+the ``marts`` schema is read, and only tables named in the contract (RULES.md) plus
+``marts.publication``. Households appear by code and masked ID only, as in the follow-up lists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from ingest.discover import PROVIDER_NAMES
+from outreach.report import HEADLINE_LABELS, OBLIGATION_LABELS, RULE_LABELS
+
+UNKNOWN_TOWNSHIP = "未知乡镇"
+
+# The seed article's figures for 保亭县, 2012 to mid-2014 (RULES.md, "Headline figures"):
+# metric -> (figure, as the article words it, whether the article says "or more").
+ARTICLE_FIGURES: dict[str, tuple[int, str, bool]] = {
+    "cadres_talked": (186, "186人", False),
+    "opinions_collected": (235, "235条", False),
+    "households_visited": (1156, "1156户", False),
+    "households_paired": (873, "873户", False),
+    "funding_yuan": (5170000, "517万元", False),
+    "cooperatives": (148, "148个", False),
+    "practical_matters_done": (718, "718件", False),
+    "enterprise_problems_solved": (130, "130多件", True),
+    "branch_problems_solved": (127, "127件", False),
+    "capacity_projects": (12, "12个", False),
+    "members_transformed": (34, "34名", False),
+    "branches_upgraded": (7, "7个", False),
+    "work_teams": (62, "62支", False),
+    "villages_stationed": (62, "62个", False),
+    "cadres_stationed": (260, "260名", False),
+}
+
+SEVERITY_LABELS = {
+    "error": "错误（阻止发布）",
+    "warning": "警告（报送问题）",
+    "finding": "履职提醒（义务未完成）",
+}
+TALK_RANKS = ("正科", "副科", "一般干部")  # RULES.md: who must be talked with every year
+
+
+class NotPublished(RuntimeError):
+    """There is no published warehouse yet (the night run has never published)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The sidebar's choices; None means all."""
+
+    township: str | None = None  # township_name, e.g. 保城镇
+    quarter: str | None = None  # e.g. 2013Q2
+    provider: str | None = None  # townships | joint_branches | enterprises | county
+
+
+def query(db: Path, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    """One query over a read-only connection that is closed before this returns."""
+    if not db.exists():
+        raise NotPublished(str(db))
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).df()
+    finally:
+        con.close()
+
+
+def quarter_bounds(quarter: str) -> tuple[dt.date, dt.date]:
+    """'2013Q2' -> (2013-04-01, 2013-06-30)."""
+    year, number = int(quarter[:4]), int(quarter[-1])
+    start = dt.date(year, 3 * number - 2, 1)
+    end = dt.date(year + number // 4, 3 * number % 12 + 1, 1) - dt.timedelta(days=1)
+    return start, end
+
+
+def _where(
+    f: Filters,
+    *,
+    township: str | None = None,
+    quarter: str | None = None,
+    date: str | None = None,
+    provider: str | None = None,
+) -> tuple[str, list[Any]]:
+    """A where clause for the filters that apply to a table: the arguments name its columns
+    (code constants, never user input); the values go in as parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if f.township and township:
+        clauses.append(f"{township} = ?")
+        params.append(f.township)
+    if f.quarter and quarter:
+        clauses.append(f"{quarter} = ?")
+        params.append(f.quarter)
+    elif f.quarter and date:
+        clauses.append(f"{date} between ? and ?")
+        params.extend(quarter_bounds(f.quarter))
+    if f.provider and provider:
+        clauses.append(f"{provider} = ?")
+        params.append(f.provider)
+    return (" and ".join(clauses) or "true"), params
+
+
+# --- the stamp and the filters' choices ----------------------------------------------------
+
+
+def county_name(db: Path) -> str:
+    df = query(db, "select max(county_name) as county from marts.dim_townships")
+    return df["county"].iloc[0] or ""
+
+
+def publication(db: Path) -> dict[str, Any]:
+    """The run that published the file: run_id, as_of (date), published_at (aware datetime)."""
+    row = query(db, "select run_id, as_of, published_at from marts.publication").iloc[0]
+    published_at = row["published_at"].to_pydatetime()
+    if published_at.tzinfo is None:  # DuckDB hands timestamptz to pandas in UTC
+        published_at = published_at.replace(tzinfo=dt.UTC)
+    return {"run_id": row["run_id"], "as_of": row["as_of"].date(), "published_at": published_at}
+
+
+def townships(db: Path) -> list[str]:
+    df = query(
+        db,
+        "select township_name from marts.dim_townships where township_id <> '-1' "
+        "order by township_code",
+    )
+    return df["township_name"].tolist()
+
+
+def quarters(db: Path) -> list[str]:
+    return query(db, "select quarter from marts.dim_quarters order by quarter")["quarter"].tolist()
+
+
+# --- headline figures ------------------------------------------------------------------------
+
+
+def format_figure(metric: str, value: float) -> str:
+    """How the dashboard prints a headline figure (and the tests look for it)."""
+    if metric == "quarterly_visit_rate":
+        return f"{value * 100:.2f}%"
+    if metric == "funding_yuan":
+        return f"{value:,.0f} 元" if float(value).is_integer() else f"{value:,.2f} 元"
+    return f"{int(value):,}"
+
+
+def headlines(db: Path) -> pd.DataFrame:
+    """marts.program_headlines beside the article: one row per metric, in the mart's order."""
+    df = query(db, "select metric, value, as_of from marts.program_headlines order by metric_order")
+    rows = []
+    for metric, value in zip(df["metric"], df["value"].astype(float), strict=True):
+        article = ARTICLE_FIGURES.get(metric)
+        if article is None:
+            verdict = "文章未报告"
+        elif article[2]:
+            verdict = "一致" if value >= article[0] else "不一致"
+        else:
+            verdict = "一致" if value == article[0] else "不一致"
+        rows.append(
+            {
+                "metric": metric,
+                "指标": HEADLINE_LABELS.get(metric, metric),
+                "仓库数值": format_figure(metric, value),
+                "文章数值": article[1] if article else "—",
+                "对照": verdict,
+                "value": value,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --- quarterly visits ------------------------------------------------------------------------
+
+# One row per pairing-quarter owed, with the household's township and village and the pairing's
+# provider: the base of the heat map and of the drill-down.
+_PAIRING_QUARTERS = f"""
+    select
+        pq.pairing_quarter_id,
+        pq.quarter,
+        pq.cadre_id,
+        pq.cadre_code,
+        pq.household_id,
+        pq.household_code,
+        pq.is_met,
+        pq.visit_count,
+        coalesce(h.township_name, '{UNKNOWN_TOWNSHIP}') as township_name,
+        coalesce(h.township_code, '999') as township_code,
+        coalesce(h.village_name, '未知村') as village_name,
+        p.provider
+    from marts.fct_pairing_quarters as pq
+    left join marts.dim_households as h using (household_id)
+    left join marts.fct_pairings as p using (pairing_id)
+"""
+
+
+def visit_coverage(db: Path, f: Filters) -> pd.DataFrame:
+    """Township × quarter: pairing-quarters owed, met, missed and the rate met ÷ owed."""
+    where, params = _where(f, township="township_name", quarter="quarter", provider="provider")
+    return query(
+        db,
+        f"""
+        with pq as ({_PAIRING_QUARTERS})
+        select
+            township_name,
+            min(township_code) as township_code,
+            quarter,
+            count(*) as owed,
+            count(*) filter (where is_met) as met,
+            count(*) filter (where not is_met) as missed,
+            count(*) filter (where is_met) / count(*) as rate
+        from pq
+        where {where}
+        group by township_name, quarter
+        order by township_code, quarter
+        """,
+        params,
+    )
+
+
+def village_coverage(db: Path, f: Filters, township: str) -> pd.DataFrame:
+    """One township's villages: households paired, cadres, visits, pairing-quarters."""
+    where, params = _where(f, quarter="quarter", provider="provider")
+    visit_where, visit_params = _where(f, quarter="quarter", provider="provider")
+    return query(
+        db,
+        f"""
+        with pq as ({_PAIRING_QUARTERS}),
+        owed as (
+            select
+                village_name,
+                count(distinct household_id) as households_paired,
+                count(distinct cadre_id) as cadres,
+                count(*) as owed,
+                count(*) filter (where is_met) as met,
+                count(*) filter (where not is_met) as missed
+            from pq
+            where township_name = ? and {where}
+            group by village_name
+        ),
+        visits as (
+            select coalesce(village_name, '未知村') as village_name, count(*) as visits
+            from marts.fct_visits
+            where township_name = ? and {visit_where}
+            group by 1
+        )
+        select
+            coalesce(owed.village_name, visits.village_name) as 村委会,
+            coalesce(households_paired, 0) as 结对户数,
+            coalesce(cadres, 0) as 帮扶干部数,
+            coalesce(visits, 0) as 走访次数,
+            coalesce(owed, 0) as 应走访户季,
+            coalesce(met, 0) as 已走访户季,
+            coalesce(missed, 0) as 未走访户季,
+            round(100.0 * met / nullif(owed, 0), 2) as "完成率（%）"
+        from owed
+        full join visits using (village_name)
+        order by 未走访户季 desc, 村委会
+        """,
+        [township, *params, township, *visit_params],
+    )
+
+
+def cadre_coverage(db: Path, f: Filters, township: str, village: str | None = None) -> pd.DataFrame:
+    """The cadres paired with households of one township (or one of its villages), most
+    missed first."""
+    where, params = _where(f, quarter="quarter", provider="provider")
+    if village:
+        where, params = f"{where} and pq.village_name = ?", [*params, village]
+    return query(
+        db,
+        f"""
+        with pq as ({_PAIRING_QUARTERS})
+        select
+            pq.cadre_code as 干部编号,
+            c.cadre_name as 干部,
+            c.unit as 工作单位,
+            count(distinct pq.household_id) as 结对户数,
+            count(*) as 应走访户季,
+            count(*) filter (where pq.is_met) as 已走访户季,
+            count(*) filter (where not pq.is_met) as 未走访户季
+        from pq
+        left join marts.dim_cadres as c using (cadre_id)
+        where pq.township_name = ? and {where}
+        group by all
+        order by 未走访户季 desc, 干部编号
+        """,
+        [township, *params],
+    )
+
+
+def missed_visits(
+    db: Path, f: Filters, township: str | None, village: str | None = None
+) -> pd.DataFrame:
+    """Every missed pairing-quarter (marts.dq_missing_quarterly_visits) of a township (or one
+    of its villages), or of all townships when township is None; no household names."""
+    where, params = _where(
+        Filters(township=township, quarter=f.quarter, provider=f.provider),
+        township=f"coalesce(m.township_name, '{UNKNOWN_TOWNSHIP}')",
+        quarter="m.quarter",
+        provider="p.provider",
+    )
+    if village:
+        where, params = f"{where} and m.village_name = ?", [*params, village]
+    return query(
+        db,
+        f"""
+        select
+            coalesce(m.township_name, '{UNKNOWN_TOWNSHIP}') as 乡镇,
+            m.quarter as 季度,
+            m.village_name as 村委会,
+            m.cadre_code as 干部编号,
+            m.cadre_name as 干部,
+            m.unit as 工作单位,
+            m.household_code as 户编号,
+            m.head_id_number_mask as "户主身份证号（已脱敏）",
+            m.pair_start as 结对日期,
+            m.pair_end as 结对结束日期,
+            m.active_days as 当季结对天数,
+            m.last_visit_date as 最近一次走访
+        from marts.dq_missing_quarterly_visits as m
+        left join marts.fct_pairings as p using (pairing_id)
+        where {where}
+        order by 乡镇, 季度, 干部编号, 户编号
+        """,
+        params,
+    )
+
+
+# --- funding and projects --------------------------------------------------------------------
+
+
+def _funding_where(f: Filters) -> tuple[str, list[Any]]:
+    return _where(
+        f,
+        township=f"coalesce(township_name, '{UNKNOWN_TOWNSHIP}')",
+        date="funded_on",
+        provider="provider",
+    )
+
+
+def funding_by_source(db: Path, f: Filters) -> pd.DataFrame:
+    where, params = _funding_where(f)
+    return query(
+        db,
+        f"""
+        select source_type as 来源类型, count(*) as 笔数, sum(amount_yuan)::double as 金额元
+        from marts.fct_funding where {where}
+        group by 1 order by 金额元 desc
+        """,
+        params,
+    )
+
+
+def funding_by_township(db: Path, f: Filters) -> pd.DataFrame:
+    where, params = _funding_where(f)
+    return query(
+        db,
+        f"""
+        select
+            coalesce(township_name, '{UNKNOWN_TOWNSHIP}') as 乡镇,
+            count(*) as 笔数,
+            sum(amount_yuan)::double as 金额元
+        from marts.fct_funding where {where}
+        group by 1 order by min(coalesce(township_code, '999'))
+        """,
+        params,
+    )
+
+
+def funding_by_month(db: Path, f: Filters) -> pd.DataFrame:
+    where, params = _funding_where(f)
+    return query(
+        db,
+        f"""
+        select
+            strftime(funded_on, '%Y-%m') as 月份,
+            source_type as 来源类型,
+            count(*) as 笔数,
+            sum(amount_yuan)::double as 金额元
+        from marts.fct_funding where {where}
+        group by all order by 月份, 来源类型
+        """,
+        params,
+    )
+
+
+def _projects_where(f: Filters) -> tuple[str, list[Any]]:
+    return _where(
+        f,
+        township=f"coalesce(township_name, '{UNKNOWN_TOWNSHIP}')",
+        date="started_on",
+        provider="provider",
+    )
+
+
+def projects_by_type_status(db: Path, f: Filters) -> pd.DataFrame:
+    where, params = _projects_where(f)
+    return query(
+        db,
+        f"""
+        select
+            project_type as 项目类型,
+            status as 状态,
+            count(*) as 项目数,
+            count(*) filter (where is_capacity_building) as 造血型项目数,
+            sum(planned_yuan)::double as 计划投资元,
+            sum(households_reached) as 受益户数
+        from marts.fct_projects where {where}
+        group by all order by 项目类型, 状态
+        """,
+        params,
+    )
+
+
+def projects_by_village(db: Path, f: Filters) -> pd.DataFrame:
+    where, params = _projects_where(f)
+    return query(
+        db,
+        f"""
+        select
+            coalesce(township_name, '{UNKNOWN_TOWNSHIP}') as 乡镇,
+            coalesce(village_name, '（未填村）') as 村委会,
+            count(*) as 项目数,
+            count(*) filter (where project_type = '专业合作社') as 专业合作社,
+            count(*) filter (where is_capacity_building) as 造血型项目,
+            count(*) filter (where status in ('运营', '完工')) as 已建成或运营,
+            round(sum(planned_yuan)::double / 10000, 2) as 计划投资万元,
+            sum(households_reached) as 受益户数
+        from marts.fct_projects where {where}
+        group by all order by 项目数 desc, 乡镇, 村委会
+        """,
+        params,
+    )
+
+
+# --- 一月一议 matters -----------------------------------------------------------------------
+
+
+def _matters_where(f: Filters) -> tuple[str, list[Any]]:
+    # a matter belongs to the quarter in which it was raised
+    return _where(
+        f,
+        township=f"coalesce(township_name, '{UNKNOWN_TOWNSHIP}')",
+        date="raised_on",
+        provider="provider",
+    )
+
+
+def matters_by_month(db: Path, f: Filters) -> pd.DataFrame:
+    """Per month: matters raised, matters closed, and the days to close of those closed."""
+    where, params = _matters_where(f)
+    return query(
+        db,
+        f"""
+        with m as (select * from marts.fct_matters where {where}),
+        raised as (
+            select strftime(raised_on, '%Y-%m') as month, count(*) as raised
+            from m where raised_on is not null group by 1
+        ),
+        closed as (
+            select
+                strftime(closed_on, '%Y-%m') as month,
+                count(*) as closed,
+                median(days_to_close) filter (where days_to_close >= 0) as median_days,
+                avg(days_to_close) filter (where days_to_close >= 0) as mean_days
+            from m where closed_on is not null group by 1
+        )
+        select
+            month as 月份,
+            coalesce(raised, 0) as 提出件数,
+            coalesce(closed, 0) as 办结件数,
+            median_days as 办结天数中位数,
+            round(mean_days, 1) as 平均办结天数
+        from raised full join closed using (month)
+        order by 月份
+        """,
+        params,
+    )
+
+
+def matters_by_category(db: Path, f: Filters) -> pd.DataFrame:
+    where, params = _matters_where(f)
+    return query(
+        db,
+        f"""
+        select
+            category as 类别,
+            count(*) as 提出件数,
+            count(*) filter (where status = '已办结') as 已办结,
+            count(*) filter (where status = '办理中') as 办理中,
+            count(*) filter (where status = '待议') as 待议,
+            median(days_to_close) filter (where days_to_close >= 0) as 办结天数中位数
+        from marts.fct_matters where {where}
+        group by 1 order by 提出件数 desc
+        """,
+        params,
+    )
+
+
+DAYS_BUCKETS = ["7天以内", "8–15天", "16–30天", "31–60天", "61–90天", "90天以上", "日期有误"]
+
+
+def matters_days_to_close(db: Path, f: Filters) -> pd.DataFrame:
+    """How long closed matters took, in buckets (a negative span is a data error: dq_results)."""
+    where, params = _matters_where(f)
+    df = query(
+        db,
+        f"""
+        select
+            case
+                when days_to_close < 0 then '日期有误'
+                when days_to_close <= 7 then '7天以内'
+                when days_to_close <= 15 then '8–15天'
+                when days_to_close <= 30 then '16–30天'
+                when days_to_close <= 60 then '31–60天'
+                when days_to_close <= 90 then '61–90天'
+                else '90天以上'
+            end as 办结用时,
+            count(*) as 件数
+        from marts.fct_matters
+        where days_to_close is not null and {where}
+        group by 1
+        """,
+        params,
+    )
+    order = {b: i for i, b in enumerate(DAYS_BUCKETS)}
+    return df.sort_values("办结用时", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+# --- talks -----------------------------------------------------------------------------------
+
+
+def talks_by_year(db: Path) -> pd.DataFrame:
+    """Per year of talks: the roster's cadres who must be talked with, how many were, talks,
+    opinions, and the missed ones flagged in marts.dq_missing_annual_talks (a year is owed only
+    once it has ended by the as-of date)."""
+    ranks = ", ".join(f"'{r}'" for r in TALK_RANKS)
+    return query(
+        db,
+        f"""
+        with roster as (
+            select cadre_id from marts.dim_cadres
+            where on_county_roster and rank in ({ranks})
+        ),
+        years as (
+            select
+                talk_year as year,
+                count(*) as talks,
+                count(distinct cadre_id) as cadres_talked,
+                sum(opinion_count) as opinions
+            from marts.fct_talks group by 1
+        ),
+        roster_talked as (
+            select t.talk_year as year, count(distinct t.cadre_id) as n
+            from marts.fct_talks as t join roster using (cadre_id) group by 1
+        ),
+        missed as (select year, count(*) as n from marts.dq_missing_annual_talks group by 1),
+        as_of as (select max(as_of) as as_of from marts.publication)
+        select
+            years.year as 年度,
+            years.talks as 约谈次数,
+            years.cadres_talked as 约谈干部数,
+            years.opinions as 收集意见条数,
+            (select count(*) from roster) as 应谈干部数,
+            coalesce(roster_talked.n, 0) as 应谈已谈,
+            case when make_date(years.year, 12, 31) <= as_of.as_of
+                then coalesce(missed.n, 0) end as 未约谈干部数,
+            round(100.0 * coalesce(roster_talked.n, 0) / (select count(*) from roster), 2)
+                as "覆盖率（%）",
+            make_date(years.year, 12, 31) <= as_of.as_of as 年度已结束
+        from years
+        cross join as_of
+        left join roster_talked using (year)
+        left join missed using (year)
+        order by 年度
+        """,
+    )
+
+
+def talks_by_role(db: Path) -> pd.DataFrame:
+    return query(
+        db,
+        """
+        select talk_year as 年度, interviewer_role as 约谈人, count(*) as 约谈次数
+        from marts.fct_talks group by all order by 年度, 约谈人
+        """,
+    )
+
+
+# --- data quality ----------------------------------------------------------------------------
+
+
+def rule_label(rule_id: str) -> str:
+    if rule_id in RULE_LABELS:
+        return RULE_LABELS[rule_id]
+    if rule_id in OBLIGATION_LABELS:
+        return OBLIGATION_LABELS[rule_id]
+    if rule_id.startswith("gx:"):
+        return "Great Expectations 校验：" + rule_id[3:]
+    return "dbt 数据测试"
+
+
+def dq_trend(db: Path) -> pd.DataFrame:
+    """marts.dq_history per as-of date and severity: failures and how many rules failed."""
+    df = query(
+        db,
+        """
+        select
+            as_of,
+            severity,
+            sum(failures)::bigint as failures,
+            count(*) filter (where failures > 0) as rules_failing
+        from marts.dq_history group by all order by as_of, severity
+        """,
+    )
+    df["级别"] = df["severity"].map(lambda s: SEVERITY_LABELS.get(s, s))
+    return df
+
+
+def dq_rule_history(db: Path) -> pd.DataFrame:
+    """Every rule that failed on some as-of date, with its count on every date."""
+    df = query(
+        db,
+        """
+        with failing as (
+            select distinct rule_id from marts.dq_history where failures > 0
+        )
+        select h.as_of, h.rule_id, h.severity, h.failures
+        from marts.dq_history as h join failing using (rule_id)
+        order by h.as_of, h.severity, h.rule_id
+        """,
+    )
+    df["说明"] = df["rule_id"].map(rule_label)
+    df["级别"] = df["severity"].map(lambda s: SEVERITY_LABELS.get(s, s))
+    return df
+
+
+def dq_latest(db: Path) -> pd.DataFrame:
+    """The newest as-of date's failing rules, errors first."""
+    df = query(
+        db,
+        """
+        select rule_id, severity, failures
+        from marts.dq_history
+        where as_of = (select max(as_of) from marts.dq_history) and failures > 0
+        order by case severity when 'error' then 0 when 'warning' then 1 else 2 end,
+                 failures desc, rule_id
+        """,
+    )
+    return pd.DataFrame(
+        {
+            "规则": df["rule_id"],
+            "说明": df["rule_id"].map(rule_label),
+            "级别": df["severity"].map(lambda s: SEVERITY_LABELS.get(s, s)),
+            "条数": df["failures"],
+        }
+    )
+
+
+def provider_label(provider: str) -> str:
+    return PROVIDER_NAMES.get(provider, provider)

@@ -1,0 +1,42 @@
+"""Helpers of the dashboard's tests: a home of their own, and a night run's rename."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from outreach.settings import load_settings
+
+
+def home_with_copy(published_db: Path, home: Path) -> Path:
+    """A fresh OUTREACH_HOME holding a copy of the published file (for tests that replace it)."""
+    target = load_settings({"OUTREACH_HOME": str(home)}).published_db
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(published_db, target)
+    return target
+
+
+def republish(published_db: Path, as_of: dt.date, cadres_talked: int) -> None:
+    """What the night run does, with other figures: a new file is written and checkpointed
+    beside the published one, then renamed over it (outreach/publish.py)."""
+    staged = published_db.with_name(f".{published_db.name}.next.tmp")
+    shutil.copyfile(published_db, staged)
+    con = duckdb.connect(str(staged))
+    try:
+        con.execute("update marts.program_headlines set as_of = ?", [as_of])
+        con.execute(
+            "update marts.program_headlines set value = ? where metric = 'cadres_talked'",
+            [cadres_talked],
+        )
+        con.execute(
+            "update marts.publication set as_of = ?, run_id = ?, published_at = current_timestamp",
+            [as_of, f"{as_of.isoformat()}_swapped"],
+        )
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    os.replace(staged, published_db)

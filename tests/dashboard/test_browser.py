@@ -1,0 +1,187 @@
+"""The dashboard in a real browser: ``python -m outreach.dashboard`` (what ``make dashboard``
+runs) serves the demo's published warehouse, headless Chromium loads every page, the figures
+must appear in the drawn page, Chinese must be drawn by a CJK font, and a screenshot of each
+page is kept. Then a night run renames a new file over the published one under the running
+server, and the next look shows the new figures without an error.
+
+Screenshots go to ``$OUTREACH_HOME/reports/dashboard/`` of the test's home and are copied to
+``reports/screenshots/`` of the checkout (ignored by git) so that they can be looked at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from outreach.dashboard import data
+from outreach.demo import DEMO_AS_OF, EXPECTED_HEADLINES, PLANTED
+from outreach.settings import PROJECT_ROOT
+from tests.dashboard.browser import Browser
+from tests.dashboard.helpers import home_with_copy, republish
+
+SCREENSHOTS = PROJECT_ROOT / "reports" / "screenshots"
+STAMP = f"数据截至 {DEMO_AS_OF.isoformat()}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``python -m outreach.dashboard`` on a free port, over the given OUTREACH_HOME."""
+
+    def __init__(self, home: Path, log: Path) -> None:
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
+        env |= {"OUTREACH_HOME": str(home), "OUTREACH_DASHBOARD_PORT": str(self.port)}
+        self.log = log
+        self._log = log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "outreach.dashboard"],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.url = f"http://127.0.0.1:{self.port}/"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "_stcore/health", timeout=2) as r:
+                    if r.read() == b"ok":
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the dashboard did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture(scope="module")
+def server(demo_home, tmp_path_factory):
+    s = Server(demo_home, tmp_path_factory.mktemp("dashboard-server") / "server.log")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    b = Browser(tmp_path_factory.mktemp("chromium-profile"))
+    yield b
+    b.close()
+
+
+def _needles(published_db: Path) -> dict[str, tuple[str, list[str]]]:
+    """page -> (path and query, texts the drawn page must hold besides the stamp)."""
+    township = data.missed_visits(published_db, data.Filters(), "保城镇")
+    return {
+        "overview": (
+            "",
+            ["逐项对照", *(data.format_figure(m, v) for m, v in EXPECTED_HEADLINES.items())],
+        ),
+        "coverage": (
+            "coverage",
+            [f"{PLANTED['pairing_quarters_owed']:,}", "各乡镇合计", "99.30%"],
+        ),
+        "township": (
+            "township?township=" + urllib.parse.quote("保城镇"),
+            ["帮扶干部", f"共 {len(township)} 条", *township["户编号"]],
+        ),
+        "funding": ("funding", ["517.00 万元", "5,170,000.00 元", "按月份"]),
+        "projects": ("projects", [str(EXPECTED_HEADLINES["cooperatives"]), "按村委会"]),
+        "matters": ("matters", [str(EXPECTED_HEADLINES["practical_matters_done"]), "按类别"]),
+        "talks": ("talks", [f"{EXPECTED_HEADLINES['opinions_collected']} 条", "约谈人"]),
+        "quality": ("quality", ["visit_unpaired", str(PLANTED["visits_not_paired"])]),
+    }
+
+
+def _shoot(b: Browser, home: Path, name: str) -> Path:
+    shot = b.screenshot(home / "reports" / "dashboard" / f"{name}.png")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, SCREENSHOTS / shot.name)
+    print(f"screenshot: {shot} (copied to {SCREENSHOTS / shot.name})")
+    return shot
+
+
+def _offline(b: Browser, server: Server) -> None:
+    """Everything the page fetched came from the dashboard itself: no CDN, no web font."""
+    fetched = b.evaluate('performance.getEntriesByType("resource").map(e => e.name)')
+    assert fetched, "the page fetched nothing?"
+    outside = [u for u in fetched if not u.startswith((server.url, "data:", "blob:"))]
+    assert not outside, outside
+
+
+def _no_error(b: Browser) -> None:
+    shown = b.evaluate(
+        '[...document.querySelectorAll(\'[data-testid="stException"], '
+        '[data-testid="stAlertContentError"]\')].map(e => e.innerText)'
+    )
+    assert not shown, shown
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["overview", "coverage", "township", "funding", "projects", "matters", "talks", "quality"],
+)
+def test_every_page_in_a_real_browser(server, browser, demo_home, published_db, page):
+    path, needles = _needles(published_db)[page]
+    browser.goto(server.url + path)
+    text = browser.wait_for(STAMP, "数据最近发布", *needles)
+    _no_error(browser)
+    _offline(browser, server)
+    assert "Traceback" not in text
+    fonts = browser.fonts_of("h1")  # the page's Chinese title
+    assert any("CJK" in f or "Han Sans" in f for f in fonts), fonts
+    if page not in ("overview", "talks", "quality"):  # pages with the sidebar's filters in use
+        assert "本页筛选" in text
+    shot = _shoot(browser, demo_home, page)
+    assert shot.stat().st_size > 20_000
+
+
+def test_a_new_file_published_under_the_running_dashboard_is_shown(published_db, tmp_path, browser):
+    home = tmp_path / "home"
+    published = home_with_copy(published_db, home)
+    server = Server(home, tmp_path / "server.log")
+    try:
+        browser.goto(server.url)
+        browser.wait_for(STAMP, "1,156", "约谈干部（人）")
+        old_stamp = data.publication(published)["published_at"]
+
+        republish(published, dt.date(2014, 7, 1), cadres_talked=1861)
+        assert data.publication(published)["published_at"] > old_stamp
+
+        # the session already open sees the new file at its next rerun
+        browser.click_button("刷新数据")
+        browser.wait_for("数据截至 2014-07-01", "1,861")
+        _no_error(browser)
+        # and so does a new visitor
+        browser.goto(server.url)
+        text = browser.wait_for("数据截至 2014-07-01", "1,861")
+        _no_error(browser)
+        assert STAMP not in text
+        _shoot(browser, home, "after_republish")
+        assert server.proc.poll() is None
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log.read_text()
