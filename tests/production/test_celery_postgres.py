@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -197,13 +198,20 @@ def test_a_night_triggered_through_the_rest_api_runs_on_celery_and_publishes(clu
 
 
 def _backfill(cluster, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "airflow"), "backfill", "create", "--dag-id", DAG_ID, *args],
-        env=cluster.service_environment("airflow-scheduler"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    """``airflow backfill create``; while the scheduler has not yet marked the previous backfill
+    complete (a loop after its last run succeeded), Airflow refuses a new one: try again."""
+    deadline = time.monotonic() + 180
+    while True:
+        result = subprocess.run(
+            [str(BIN / "airflow"), "backfill", "create", "--dag-id", DAG_ID, *args],
+            env=cluster.service_environment("airflow-scheduler"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if "AlreadyRunningBackfill" not in result.stderr or time.monotonic() > deadline:
+            return result
+        time.sleep(5)
 
 
 def three_dates_with_different_figures() -> list[dt.date]:
