@@ -81,6 +81,10 @@ def cluster(tmp_path_factory, mail):
     finally:
         pids = cluster.stop()
         try:
+            # grandchildren killed with their group may take a moment to be reaped
+            deadline = time.monotonic() + 30
+            while [pid for pid in pids if group_alive(pid)] and time.monotonic() < deadline:
+                time.sleep(1)
             assert not [pid for pid in pids if group_alive(pid)], "processes left running"
         finally:
             drop_database(cluster.database)
