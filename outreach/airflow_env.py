@@ -31,6 +31,9 @@ def embedded_environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        # astronomer-cosmos (the dbt task group) reports usage over HTTP unless told not to;
+        # the pipeline runs offline (the image sets the same).
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "OUTREACH_HOME": str(settings.home),
         "OUTREACH_INBOX": str(settings.inbox),
     }
@@ -65,6 +68,17 @@ def migrate(settings: Settings) -> None:
     stamp.write_text(db_url)
 
 
+def refresh_manifest(settings: Settings) -> None:
+    """Rebuild the dbt manifest the DAG's build group is rendered from when a file under
+    ``dbt_project/`` is newer than it (or it is missing), before the DAG is loaded."""
+    from outreach import dbt_runner, progress
+
+    reason = dbt_runner.manifest_stale_reason()
+    if reason is not None:
+        progress.stage("dbt", f"{reason}: rebuilding it (dbt parse)")
+        dbt_runner.build_manifest(settings)
+
+
 def load_dag():
     spec = importlib.util.spec_from_file_location("outreach_nightly_dag", DAG_FILE)
     module = importlib.util.module_from_spec(spec)
@@ -82,6 +96,7 @@ def run_once(settings: Settings, as_of: dt.date) -> str:
     """Run the whole DAG once; returns the DAG run's final state."""
     configure(settings)
     migrate(settings)
+    refresh_manifest(settings)
     dag = load_dag()
     for task in dag.tasks:
         # At a terminal, fail fast: the scheduled nightly run is the one that retries.

@@ -5,6 +5,7 @@ outreach run [--as-of DATE]     run the nightly DAG once, in-process (embedded A
 outreach headlines [--published] print the headline figures of the warehouse
 outreach templates DIR          write a blank template per dataset for the partners
 outreach rotate-pii-key         re-tokenise the raw layer with a new PII key
+outreach dbt-manifest [--if-stale] build the dbt manifest the DAG's build group is rendered from
 """
 
 from __future__ import annotations
@@ -137,6 +138,23 @@ def _cmd_rotate_pii_key(args) -> int:
     return 0
 
 
+def _cmd_dbt_manifest(args) -> int:
+    from outreach import dbt_runner
+
+    settings = load_settings()
+    reason = dbt_runner.manifest_stale_reason()
+    if args.if_stale and reason is None:
+        print(f"dbt manifest is up to date: {dbt_runner.MANIFEST_PATH}")
+        return 0
+    try:
+        path = dbt_runner.build_manifest(settings)
+    except dbt_runner.DbtError as exc:
+        print(f"outreach: {exc}", file=sys.stderr)
+        return 1
+    print(f"dbt manifest written to {path}: {len(dbt_runner.manifest_models(path))} models")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outreach", description="Outreach Warehouse")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -164,6 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-tokenise the raw layer with a new PII key (pause the DAG first)",
     )
     rotate.set_defaults(func=_cmd_rotate_pii_key)
+    manifest = sub.add_parser(
+        "dbt-manifest",
+        help="dbt parse into dbt_project/target/manifest.json (the DAG renders one task per model)",
+    )
+    manifest.add_argument(
+        "--if-stale",
+        action="store_true",
+        help="only when it is missing or a file under dbt_project/ is newer",
+    )
+    manifest.set_defaults(func=_cmd_dbt_manifest)
     return parser
 
 

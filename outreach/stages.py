@@ -158,6 +158,9 @@ def load_raw(settings: Settings, ctx: RunContext) -> dict:
 
 
 def build(settings: Settings, ctx: RunContext) -> dict:
+    """Every model in one ``dbt run``, outside Airflow (scripts, tests). The DAG runs the build
+    stage as a task group with one task per model instead (``outreach/dbt_airflow.py``), which
+    records its results with ``record_build``."""
     from outreach import dbt_runner, progress
 
     with _recorded(settings, ctx, "build"):
@@ -166,6 +169,50 @@ def build(settings: Settings, ctx: RunContext) -> dict:
         _write(ctx.report_dir(settings) / "build.json", {"models": [m.__dict__ for m in models]})
         progress.stage("dbt", f"{len(models)} models built")
     return {"models": len(models)}
+
+
+def record_build(settings: Settings, ctx: RunContext, results: list) -> dict:
+    """The build stage runs as one Airflow task per model (``outreach/dbt_airflow.py``); after
+    each of its dbt commands, merge the model results (``DbtNodeResult``) into ``build.json``,
+    the latest result of a model winning (a model task retried alone replaces its entry), and
+    keep ``build.error.json`` naming the models that failed, removed once none has."""
+    from outreach import progress
+
+    run_dir = ctx.report_dir(settings)
+    merged = {m["unique_id"]: m for m in (_read(run_dir / "build.json") or {}).get("models", [])}
+    merged.update({r.unique_id: dict(r.__dict__) for r in results})
+    models = [merged[k] for k in sorted(merged)]
+    _write(run_dir / "build.json", {"models": models})
+    broken = [m for m in models if m["status"] == "error"]
+    if broken:
+        details = "; ".join(f"{m['unique_id']}: {m['message']}" for m in broken[:5])
+        _write(
+            run_dir / "build.error.json",
+            {
+                "stage": "build",
+                "error": f"DbtError: dbt could not build {len(broken)} model(s): {details}",
+            },
+        )
+    elif results:
+        (run_dir / "build.error.json").unlink(missing_ok=True)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    progress.stage(
+        "dbt",
+        f"as-of {ctx.as_of}: {len(results)} model(s) run "
+        f"({', '.join(f'{n} {s}' for s, n in sorted(counts.items())) or 'none'}); "
+        f"{sum(1 for m in models if m['status'] == 'success')}/{len(models)} built so far",
+    )
+    return {"models": len(models), "errors": len(broken)}
+
+
+def record_build_failure(settings: Settings, ctx: RunContext, error: str) -> None:
+    """A build task failed for good: ``build.error.json`` names it unless it already names the
+    failed models (which says more than the task's exception)."""
+    path = ctx.report_dir(settings) / "build.error.json"
+    if not path.exists():
+        _write(path, {"stage": "build", "error": error})
 
 
 def check(settings: Settings, ctx: RunContext) -> dict:

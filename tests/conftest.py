@@ -9,3 +9,15 @@ for key in [k for k in os.environ if k.startswith(("AIRFLOW__", "OUTREACH_"))]:
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+# astronomer-cosmos (the DAG's dbt task group) would report usage over HTTP; tests run offline.
+os.environ["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] = "False"
+
+
+def pytest_sessionstart(session):
+    """The DAG renders its dbt task group from dbt_project/target/manifest.json, which is not in
+    git: build it (``dbt parse``, about ten seconds) on a fresh clone or after a change under
+    dbt_project/, before any test imports the DAG. A no-op when it is up to date."""
+    from outreach.dbt_runner import ensure_manifest
+    from outreach.settings import load_settings
+
+    ensure_manifest(load_settings({"OUTREACH_HOME": os.path.join(_AIRFLOW_HOME, "outreach")}))

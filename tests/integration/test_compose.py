@@ -619,6 +619,16 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     return out
 
 
+def image_env() -> dict[str, str]:
+    """The environment the Dockerfile's ENV instructions give every container of the image
+    (docker-compose.yml's environment comes on top of it)."""
+    env: dict[str, str] = {}
+    for op, rest in dockerfile_instructions():
+        if op == "ENV":
+            env |= dict(word.split("=", 1) for word in shlex.split(rest))
+    return env
+
+
 def dockerignore_patterns() -> list[str]:
     lines = DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
     return [line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith("#")]
@@ -668,13 +678,14 @@ def test_dockerfile_builds_on_airflow_332_and_copies_files_that_exist():
         "config",
     ):
         assert needed in copies, f"the image lacks {needed}"
-    env = {}
-    for op, rest in steps:
-        if op == "ENV":
-            env |= dict(word.split("=", 1) for word in shlex.split(rest))
+    env = image_env()
     assert PurePosixPath(env["AIRFLOW__CORE__DAGS_FOLDER"]) == copies["dags"]
+    # cosmos (the dbt task group) would otherwise try to send usage data on every run, offline
+    assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"].lower() == "false"
     assert (ROOT / "dags" / "outreach_nightly.py").is_file()
     runs = " ".join(rest for op, rest in steps if op == "RUN")
+    # the DAG is rendered from a manifest built into the image, never by dbt at parse time
+    assert re.search(r"outreach(\.cli)? dbt-manifest", runs)
     assert re.search(
         r"pip install [^&]*--requirement requirements\.lock --constraint requirements\.lock", runs
     )

@@ -26,6 +26,7 @@ from tests.integration.test_compose import (
     ENV_EXAMPLE,
     REQUIRED_REFERENCE,
     command_words,
+    image_env,
     read_env_file,
     service_env,
 )
@@ -178,6 +179,8 @@ class Cluster:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "OUTREACH_"))}
         return {
             **base,
+            # what the image's ENV gives every container, under compose's environment
+            **image_env(),
             **env,
             **local,
             **test_only,
