@@ -1,11 +1,12 @@
 """The ``outreach`` command: a thin CLI over the project's packages.
 
-outreach demo [DIR]             write the demo inbox (default: $OUTREACH_HOME/inbox)
+outreach demo [DIR] [--scale N] write the demo inbox (default: $OUTREACH_HOME/inbox), N times over
 outreach run [--as-of DATE]     run the nightly DAG once, in-process (embedded Airflow)
 outreach headlines [--published] print the headline figures of the warehouse
 outreach templates DIR          write a blank template per dataset for the partners
 outreach rotate-pii-key         re-tokenise the raw layer with a new PII key
 outreach dbt-manifest [--if-stale] build the dbt manifest the DAG's build group is rendered from
+outreach docs [--output DIR]    build the dbt docs site (offline, one file) into reports/docs/
 """
 
 from __future__ import annotations
@@ -21,15 +22,28 @@ from outreach.settings import SettingsError, load_settings, parse_date
 
 def _cmd_demo(args) -> int:
     from outreach.demo import write_demo_inbox
+    from outreach.demo.scale import ScaleError, check_scale
 
+    try:
+        scale = check_scale(args.scale)
+    except ScaleError as exc:
+        print(f"outreach: {exc}", file=sys.stderr)
+        return 2
     settings = load_settings()
     target = Path(args.dir).resolve() if args.dir else settings.inbox
-    manifest = write_demo_inbox(target)
+    manifest = write_demo_inbox(target, scale=scale)
     from outreach.demo import DEMO_AS_OF
 
     (target / DEMO_MARKER).write_text(DEMO_AS_OF.isoformat())
-    print(f"demo inbox written to {target}: {len(manifest.files)} files")
+    rows = sum(v for k, v in manifest.counts.items() if k not in NOT_ROW_COUNTS)
+    print(
+        f"demo inbox written to {target}: {len(manifest.files)} files, {rows} data rows (x{scale})"
+    )
     return 0
+
+
+# DemoManifest.counts keys that are not rows loaded into raw
+NOT_ROW_COUNTS = ("files", "sheets", "unmatched_sheets", "quarantined_rows")
 
 
 DEMO_MARKER = ".outreach-demo"
@@ -155,11 +169,31 @@ def _cmd_dbt_manifest(args) -> int:
     return 0
 
 
+def _cmd_docs(args) -> int:
+    from outreach.docs_site import DocsError, build_docs, describe
+
+    settings = load_settings()
+    try:
+        site = build_docs(settings, Path(args.output) if args.output else None)
+    except DocsError as exc:
+        print(f"outreach: {exc}", file=sys.stderr)
+        return 1
+    for line in describe(site):
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outreach", description="Outreach Warehouse")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="write the built-in demo inbox")
     demo.add_argument("dir", nargs="?", help="target folder (default: $OUTREACH_HOME/inbox)")
+    demo.add_argument(
+        "--scale",
+        default="1",
+        help="how many 片区 of the county to write, 1 (the demo) to 999; x100 is a province's "
+        "night (benchmarks)",
+    )
     demo.set_defaults(func=_cmd_demo)
     run = sub.add_parser("run", help="run the nightly DAG once, in-process")
     run.add_argument(
@@ -192,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="only when it is missing or a file under dbt_project/ is newer",
     )
     manifest.set_defaults(func=_cmd_dbt_manifest)
+    docs = sub.add_parser(
+        "docs",
+        help="build the dbt docs site (lineage, every column in Chinese and English) into "
+        "reports/docs/, from a copy of the published warehouse",
+    )
+    docs.add_argument("--output", help="target folder (default: $OUTREACH_HOME/reports/docs)")
+    docs.set_defaults(func=_cmd_docs)
     return parser
 
 

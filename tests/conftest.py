@@ -3,6 +3,9 @@
 import os
 import tempfile
 
+# demo_home / published_db: the demo's published warehouse, built once per session
+pytest_plugins = ["tests.demo_warehouse"]
+
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="outreach-test-airflow-")
 for key in [k for k in os.environ if k.startswith(("AIRFLOW__", "OUTREACH_"))]:
     del os.environ[key]
