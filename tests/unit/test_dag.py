@@ -254,3 +254,25 @@ def test_the_dag_file_imports_nothing_heavy():
     )
     # (cosmos logs to stdout while it renders the group)
     assert [x for x in out.stdout.splitlines() if x.startswith("HEAVY")] == ["HEAVY "]
+
+
+def test_dbt_manifest_command_builds_a_missing_manifest_and_then_leaves_it(
+    tmp_path, monkeypatch, capsys
+):
+    from outreach.cli import main
+
+    monkeypatch.setenv("OUTREACH_HOME", str(tmp_path / "home"))
+    manifest = tmp_path / "target" / "manifest.json"
+    manifest.parent.mkdir()
+    monkeypatch.setattr(dbt_runner, "MANIFEST_PATH", manifest)
+    assert main(["dbt-manifest", "--if-stale"]) == 0  # missing: dbt parse writes it
+    assert "dbt manifest written to" in capsys.readouterr().out
+    assert dbt_runner.manifest_models(manifest) == dbt_runner.manifest_models(
+        DAG_FILE.parent.parent / "dbt_project" / "target" / "manifest.json"
+    )
+    assert dbt_runner.manifest_stale_reason(manifest) is None
+    built = manifest.stat().st_mtime_ns
+    assert main(["dbt-manifest", "--if-stale"]) == 0  # up to date: nothing runs
+    assert "up to date" in capsys.readouterr().out
+    assert manifest.stat().st_mtime_ns == built
+    assert not list(manifest.parent.glob(".parse-*"))  # dbt's work folder is gone
