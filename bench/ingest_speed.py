@@ -191,6 +191,75 @@ def measure_naive(files: list[Path], db: Path) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- profile
+
+
+def profile_ingest(top: int = 15) -> None:
+    """Where ingest spends its time, in ONE process (no sandbox), under cProfile.
+
+    The sandboxed run (a) hides the workers from a profiler in the parent, so this runs the same
+    steps in-process: discover, then per file ``parse.process_file`` (guard -> read -> header ->
+    validate) and ``RawStore.commit_file``. Prints the wall time of each step without the
+    profiler, then the top entries by own time and by cumulative time with the profiler on.
+    """
+    import cProfile
+    import pstats
+    from zoneinfo import ZoneInfo
+
+    from ingest.discover import discover
+    from ingest.load import RawStore
+    from ingest.parse import process_file
+    from ingest.places import load_gazetteer
+    from ingest.registry import load_registry
+    from outreach.demo import write_demo_inbox
+    from outreach.settings import DEFAULT_GAZETTEER
+
+    tz = ZoneInfo("Asia/Shanghai")
+    registry, gazetteer = load_registry(), load_gazetteer(DEFAULT_GAZETTEER)
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
+        inbox = Path(tmp) / "inbox"
+        write_demo_inbox(inbox)
+
+        def run(db: Path) -> dict[str, float]:
+            times = {"discover": 0.0, "parse": 0.0, "load": 0.0}
+            t0 = time.perf_counter()
+            files, _ = discover(inbox)
+            times["discover"] = time.perf_counter() - t0
+            store = RawStore(db, registry, tz)
+            store.write_townships(gazetteer)
+            for file in files:
+                t0 = time.perf_counter()
+                outcome = process_file(file, registry, gazetteer, tz)
+                t1 = time.perf_counter()
+                store.commit_file(
+                    file, "profile", PII_KEY, outcome.sheets, outcome.unmatched, outcome.problem
+                )
+                times["parse"] += t1 - t0
+                times["load"] += time.perf_counter() - t1
+            t0 = time.perf_counter()
+            store.close()
+            times["load"] += time.perf_counter() - t0
+            return times
+
+        run(
+            Path(tmp) / "warm.duckdb"
+        )  # caches and imports warm, as in a worker after its first file
+        wall = run(Path(tmp) / "wall.duckdb")
+        profiler = cProfile.Profile()
+        profiler.enable()
+        run(Path(tmp) / "profiled.duckdb")
+        profiler.disable()
+    print(
+        "in-process wall time per step (s, no profiler): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in wall.items())
+        + f"; total {sum(wall.values()):.3f}"
+    )
+    stats = pstats.Stats(profiler)
+    for order in ("tottime", "cumulative"):
+        print(f"\ntop {top} by {order}:")
+        stats.sort_stats(order).print_stats(top)
+
+
 # --------------------------------------------------------------------------- reporting
 
 
@@ -395,5 +464,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--child-ingest":
         child_ingest(Path(sys.argv[2]), Path(sys.argv[3]))
+    elif len(sys.argv) >= 2 and sys.argv[1] == "--profile":
+        profile_ingest(int(sys.argv[2]) if len(sys.argv) > 2 else 15)
     else:
         main()

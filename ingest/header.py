@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ingest.read import Sheet
-from ingest.registry import ColumnSpec, DatasetSpec, match_header_cell
+from ingest.registry import ColumnSpec, DatasetSpec, header_key, strip_unit
 from ingest.text import cell_text, compact
 
 MAX_PREAMBLE_ROWS = 15
@@ -42,19 +42,35 @@ def _joined(upper: list[str], lower: list[str]) -> list[str]:
     return [lo or up for up, lo in zip(upper, lower, strict=True)]
 
 
-def _score(dataset: DatasetSpec, names: list[str]):
-    mapped: dict[str, tuple[int, ColumnSpec, str | None]] = {}
-    ignored: list[str] = []
+def _keys(names: list[str]) -> list[tuple[int, str, str, str | None]]:
+    """(column, text, key, unit) of every non-empty header cell, computed once per candidate
+    row rather than once per dataset (``header_key`` is what ``match_header_cell`` computes)."""
+    out = []
     for idx, name in enumerate(names):
         if not name:
             continue
-        col, unit = match_header_cell(dataset, name)
+        out.append((idx, name, *header_key(name)))  # key "" (only '*' or spaces) names nothing
+    return out
+
+
+def _score(dataset: DatasetSpec, keys: list[tuple[int, str, str, str | None]]):
+    """``match_header_cell`` for every cell of a candidate row, with the keys precomputed."""
+    mapped: dict[str, tuple[int, ColumnSpec, str | None]] = {}
+    ignored: list[str] = []
+    index = dataset.header_index
+    for idx, name, key, unit in keys:
+        col = index.get(key) if key else None
+        if col is not None:
+            unit = None
+        elif key:
+            col = index.get(strip_unit(key))
         if col is None or col.name in mapped:
             ignored.append(name)
             continue
         mapped[col.name] = (idx, col, unit)
-    if any(c.name not in mapped for c in dataset.required):
-        return None
+    for c in dataset.required:
+        if c.name not in mapped:
+            return None
     return len(mapped) - 0.01 * len(ignored), tuple(mapped.values()), tuple(ignored)
 
 
@@ -71,6 +87,11 @@ def _sheet_unit(sheet: Sheet, upto: int) -> str | None:
 def find_header(sheet: Sheet, registry: dict[str, DatasetSpec]) -> HeaderMatch | None:
     best = None
     limit = min(len(sheet.rows), MAX_PREAMBLE_ROWS + 1)
+    # A dataset matches only when each of its required columns is named by a cell of the row,
+    # so a row with fewer cells naming any column of any dataset than the smallest number of
+    # required columns (a data row, a title) cannot match: skip scoring it dataset by dataset.
+    known = set().union(*(d.header_index for d in registry.values()))
+    fewest_required = min((len(d.required) for d in registry.values()), default=0)
     for r in range(limit):
         single = _row_texts(sheet, r)
         if not any(single):
@@ -80,8 +101,12 @@ def find_header(sheet: Sheet, registry: dict[str, DatasetSpec]) -> HeaderMatch |
         if any(below):
             candidates.append(((r, r + 1), _joined(single, below)))
         for rows, names in candidates:
+            keys = _keys(names)
+            naming = sum(1 for _, _, k, _ in keys if k and (k in known or strip_unit(k) in known))
+            if naming < fewest_required:
+                continue
             for dataset in registry.values():
-                scored = _score(dataset, names)
+                scored = _score(dataset, keys)
                 if scored is None:
                     continue
                 score, columns, ignored = scored

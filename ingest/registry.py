@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import yaml
@@ -53,6 +53,11 @@ class ColumnSpec:
         return (self.header, *self.aliases)
 
     def enum_lookup(self) -> dict[str, str]:
+        return self._enum_lookup
+
+    @cached_property
+    def _enum_lookup(self) -> dict[str, str]:
+        # built once per column: the loader looks it up for every enum cell
         table = {compact(v): v for v in self.values}
         table.update({compact(k): v for k, v in self.value_aliases})
         return table
@@ -67,8 +72,9 @@ class DatasetSpec:
     columns: tuple[ColumnSpec, ...]
     header_index: dict[str, ColumnSpec] = field(compare=False, hash=False, repr=False)
 
-    @property
+    @cached_property
     def required(self) -> tuple[ColumnSpec, ...]:
+        # computed once: header matching and validation ask for every candidate row and data row
         return tuple(c for c in self.columns if c.required)
 
     def column(self, name: str) -> ColumnSpec:
@@ -78,6 +84,7 @@ class DatasetSpec:
         raise KeyError(name)
 
 
+@lru_cache(maxsize=50_000)
 def header_key(text: str) -> tuple[str, str | None]:
     """Matching key of a header cell and the unit it names, if any.
 
@@ -90,7 +97,10 @@ def header_key(text: str) -> tuple[str, str | None]:
     return key, unit
 
 
+@lru_cache(maxsize=50_000)
 def strip_unit(key: str) -> str:
+    # cached with header_key: header matching keys every cell of the first rows of every sheet
+    # against every dataset, and the same texts recur in every row and sheet
     return _TRAILING_UNIT.sub("", key)
 
 

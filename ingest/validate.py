@@ -119,13 +119,15 @@ def _original(names: list[str], cells: list) -> str:
     return json.dumps(out, ensure_ascii=False, default=str)
 
 
-def validate_sheet(
+def validate_sheet_reference(
     sheet: Sheet,
     match: HeaderMatch,
     dataset: DatasetSpec,
     gazetteer: Gazetteer,
     arrived_on: dt.date,
 ) -> SheetRows:
+    """The row-by-row definition of validation, one cell at a time: what ``validate_sheet``
+    must give, exactly. Kept for the tests that hold the fast path to it."""
     out = SheetRows(dataset=dataset.name, sheet_name=sheet.name)
     header_names = header_names_of(sheet, match)
     for spec in dataset.columns:
@@ -206,4 +208,231 @@ def validate_sheet(
                 out.columns["township_code"].append(value.code if value else None)
             else:
                 out.columns[spec.name].append(value)
+    return out
+
+
+# ---------------------------------------------------------------------------- the fast path
+#
+# ``validate_sheet`` gives exactly what ``validate_sheet_reference`` gives (tests hold it to that
+# on the demo inbox, on every spelling the normalisers accept and on random sheets), but works a
+# column at a time: a cell's outcome (its value, its problem, whether it is 同上 or blank, its
+# date-range problem) depends only on the cell's value and its column, so each distinct value of
+# a column is normalised once, by the same per-cell functions, and every other cell with that
+# value reuses the outcome. Only what depends on neighbours is sequential: 同上 takes the cell
+# above, and a row's problems are gathered, in the reference's order, only for rows that have one.
+
+_BLANK = object()  # outcome of a blank cell
+_DITTO = object()  # outcome of a 同上 cell
+
+
+# Cells whose text (``cell_text``) is ASCII digits, signs, dots, 'e', 'True'…: it never starts with a
+# total or footer mark, so ``_row_kind`` needs only their place among the first three cells.
+_ASCII_TEXT_TYPES = frozenset({int, float, bool, dt.date, dt.datetime, dt.time, dt.timedelta})
+
+
+def _row_kind_fast(cells: list) -> str | None:
+    """``_row_kind``, reading only the first three non-blank cells (all it ever looks at)."""
+    texts: list[str] = []
+    for v in cells:
+        if v is None:
+            continue
+        if type(v) in _ASCII_TEXT_TYPES:
+            texts.append("")
+        elif isinstance(v, str) and v.strip() in ("", "\u3000"):
+            continue
+        else:
+            texts.append(compact(cell_text(v)))
+        if len(texts) == 3:
+            break
+    if not texts:
+        return "blank"
+    first = texts[0]
+    if any(t.startswith(_TOTAL_MARKS) for t in texts) or first in ("合", "计"):
+        return "total"
+    if first.startswith(_FOOTER_MARKS):
+        return "footer"
+    return None
+
+
+def _outcome_of(spec: ColumnSpec, unit, gazetteer: Gazetteer):
+    """The per-cell outcome function of one column: _DITTO, _BLANK, or (value, problem),
+    computed by the reference's own functions."""
+
+    def outcome(raw):
+        if isinstance(raw, str) and compact(raw) == DITTO:
+            return _DITTO
+        if n.is_blank(raw):
+            return _BLANK
+        return _convert(spec, raw, unit, gazetteer)
+
+    return outcome
+
+
+def _memo_key(raw):
+    """A dictionary key that tells apart what Python calls equal but the normalisers do not:
+    1, 1.0 and True; 0.0 and -0.0 (their messages differ), a str and a str subclass."""
+    t = type(raw)
+    if t is str:
+        return raw
+    if t is float and raw == 0.0:
+        return (t, raw, str(raw))
+    return (t, raw)
+
+
+# Outcomes are kept across the sheets and files a worker parses (the same names, dates and places
+# recur in every quarter's sheet), per column spec and unit; all are dropped past a bound so that
+# a worker's memory stays flat whatever it reads.
+_MEMOS: dict[tuple, dict] = {}
+_MEMO_CELLS = 400_000
+
+
+def _memo_for(spec: ColumnSpec, unit, gazetteer: Gazetteer) -> dict:
+    key = (spec, unit, gazetteer if spec.type == "place_township" else None)
+    memo = _MEMOS.get(key)
+    if memo is None:
+        if sum(map(len, _MEMOS.values())) > _MEMO_CELLS:
+            _MEMOS.clear()
+        memo = _MEMOS[key] = {}
+    return memo
+
+
+def _column_outcomes(
+    cells: list, spec: ColumnSpec, unit, gazetteer: Gazetteer, arrived_on: dt.date
+):
+    """Every cell of a column resolved: values (None where blank or bad), problems by row
+    position (同上 and conversion), dates out of range by row position."""
+    outcome = _outcome_of(spec, unit, gazetteer)
+    memo = _memo_for(spec, unit, gazetteer)
+    if len(memo) > _MEMO_CELLS:
+        memo.clear()
+    ditto_problem = n.Problem(
+        "ditto_without_above", f"“{spec.header}”填了“同上”，但上面没有可沿用的值"
+    )
+    is_date = spec.type == "date"
+    values: list = [None] * len(cells)
+    problems: dict[int, n.Problem] = {}
+    late: dict[int, n.Problem] = {}
+    above = _BLANK  # outcome of the cell above after 同上 is resolved; _BLANK when there is none
+    for i, raw in enumerate(cells):
+        if raw is None:
+            above = _BLANK
+            continue
+        key = _memo_key(raw)
+        try:
+            got = memo.get(key)
+            if got is None:
+                got = memo[key] = outcome(raw)
+        except TypeError:  # an unhashable cell (never from a reader): no memo for it
+            got = outcome(raw)
+        if got is _DITTO:
+            if above is _BLANK:
+                problems[i] = ditto_problem
+                continue  # the reference keeps no value for this cell: the next 同上 has none
+            got = above
+        if got is _BLANK:
+            above = _BLANK
+            continue
+        above = got
+        value, problem = got
+        if problem is not None:
+            problems[i] = problem
+        else:
+            values[i] = value
+            if is_date and value is not None and not (EARLIEST_DATE <= value <= arrived_on):
+                late[i] = n.Problem(
+                    "date_out_of_range",
+                    f"“{spec.header}”{value.isoformat()} 不在 2012-01-01 至报送日 {arrived_on.isoformat()} 之间",
+                )
+    return values, problems, late
+
+
+def validate_sheet(
+    sheet: Sheet,
+    match: HeaderMatch,
+    dataset: DatasetSpec,
+    gazetteer: Gazetteer,
+    arrived_on: dt.date,
+) -> SheetRows:
+    """Skip what is not data, normalise and validate every row: the account of the sheet."""
+    out = SheetRows(dataset=dataset.name, sheet_name=sheet.name)
+    for spec in dataset.columns:
+        out.columns[spec.name] = []
+        if spec.type == "place_township":
+            out.columns["township_code"] = []
+    rows = sheet.rows
+    data_rows: list[list] = []
+    data_index: list[int] = []
+    for r in range(match.data_start, len(rows)):
+        kind = _row_kind_fast(rows[r])
+        if kind is None:
+            data_rows.append(rows[r])
+            data_index.append(r)
+        else:
+            out.skipped[kind] += 1
+    if not data_rows:
+        return out
+
+    mapped = {spec.name: (idx, spec, unit) for idx, spec, unit in match.columns}
+    widest = max(idx for idx, _, _ in mapped.values())
+    rectangular = min(map(len, data_rows)) > widest
+    resolved: dict[str, tuple[list, dict, dict]] = {}
+    for name, (idx, spec, unit) in mapped.items():
+        if rectangular:
+            cells = [row[idx] for row in data_rows]
+        else:
+            cells = [row[idx] if idx < len(row) else None for row in data_rows]
+        resolved[name] = _column_outcomes(
+            cells, spec, unit or match.sheet_unit, gazetteer, arrived_on
+        )
+
+    # rows with a problem: a bad cell, a late date, or a required column left empty
+    bad: set[int] = set()
+    for _, problems, late in resolved.values():
+        bad.update(problems)
+        bad.update(late)
+    required = [(spec, resolved[spec.name]) for spec in dataset.required if spec.name in resolved]
+    for _, (values, problems, _) in required:
+        bad.update(i for i, v in enumerate(values) if v is None and i not in problems)
+
+    if bad:
+        header_names = header_names_of(sheet, match)
+        for i in sorted(bad):
+            found: list[tuple[str, n.Problem]] = []
+            for name, (_, problems, _) in resolved.items():
+                if i in problems:
+                    found.append((name, problems[i]))
+            for spec, (values, problems, _) in required:
+                if values[i] is None and i not in problems:
+                    found.append(
+                        (spec.name, n.Problem("required_missing", f"必填项“{spec.header}”为空"))
+                    )
+            for name, (_, _, late) in resolved.items():
+                if i in late:
+                    found.append((name, late[i]))
+            column, first = found[0]
+            out.quarantined.append(
+                QuarantinedRow(
+                    data_index[i] + 1,
+                    first.rule_id,
+                    column,
+                    "；".join(p.message for _, p in found),
+                    _original(header_names, data_rows[i]),
+                )
+            )
+
+    keep = [i for i in range(len(data_rows)) if i not in bad] if bad else range(len(data_rows))
+    out.row_numbers = [data_index[i] + 1 for i in keep]
+    for spec in dataset.columns:
+        if spec.name not in resolved:
+            out.columns[spec.name] = [None] * len(out.row_numbers)
+            if spec.type == "place_township":
+                out.columns["township_code"] = [None] * len(out.row_numbers)
+            continue
+        values = resolved[spec.name][0]
+        kept = values if not bad else [values[i] for i in keep]
+        if spec.type == "place_township":
+            out.columns[spec.name] = [t.name if t else None for t in kept]
+            out.columns["township_code"] = [t.code if t else None for t in kept]
+        else:
+            out.columns[spec.name] = list(kept)
     return out
