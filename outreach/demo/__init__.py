@@ -64,8 +64,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +87,16 @@ class DemoManifest:
 
     files: relative '/'-separated paths, sorted. counts: 'files', 'sheets', 'unmatched_sheets',
     'quarantined_rows', and per dataset the number of data rows that must load into raw
-    (rows sent twice count twice; quarantined rows are not counted)."""
+    (rows sent twice count twice; quarantined rows are not counted). scale: the scale factor
+    (scale.py). expected: what the warehouse built from it must report on DEMO_AS_OF,
+    exact at any scale: 'headlines' (as program_headlines) and 'obligations' (rows of each
+    dq_missing_* / dq_org_cadre_pairing_load table)."""
 
     root: Path
     files: tuple[str, ...]
     counts: dict[str, int]
+    scale: int = 1
+    expected: dict[str, dict] = field(default_factory=dict)
 
 
 @functools.cache
@@ -108,31 +112,48 @@ def _layouts():
     return tuple(plan_inbox(demo_truth()))
 
 
-def write_demo_inbox(root: Path) -> DemoManifest:
+def write_demo_inbox(root: Path, scale: int = 1, workers: int | None = None) -> DemoManifest:
     """Write the demo inbox under root (created if missing; existing files of the same name are
-    overwritten, nothing else is touched)."""
-    from .writers import csv_bytes, xls_bytes, xlsx_bytes
+    overwritten, nothing else is touched).
 
+    ``scale`` (1 to ``scale.MAX_SCALE``; a ScaleError otherwise) writes that many 片区 of the
+    county (see scale.py): x1 is the demo, the same bytes every time, and so is every 片区
+    at any scale. ``workers``: processes writing the other 片区 (default: up to 2)."""
+    from .scale import check_scale, sum_headlines, write_layouts, write_parts
+    from .truth import headlines
+
+    scale = check_scale(scale)
     root = Path(root)
-    files = []
-    for f in _layouts():
-        if f.kind in ("xlsx", "xls_lying"):
-            data = xlsx_bytes(f.sheets)
-        elif f.kind == "xls":
-            data = xls_bytes(f.sheets)
-        elif f.kind == "csv_gb18030":
-            data = csv_bytes(f.sheets[0], "gb18030")
-        elif f.kind == "csv_utf8":
-            data = csv_bytes(f.sheets[0], "utf-8")
-        else:  # pragma: no cover
-            raise ValueError(f.kind)
-        target = root.joinpath(*f.path.split("/"))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        stamp = arrival_times()[f.path].timestamp()
-        os.utime(target, (stamp, stamp))  # when the sender's email arrived: see arrival_times()
-        files.append(f.path)
-    return DemoManifest(root, tuple(sorted(files)), _counts())
+    files = write_layouts(root, list(_layouts()), arrival_time)
+    counts = dict(_counts())
+    parts = [(headlines(demo_truth()), *_demo_owed_met())]
+    obligations = dict(_demo_obligations())
+    if scale > 1:
+        for result in write_parts(root, scale, workers):
+            files += result.files
+            for k, v in result.counts.items():
+                counts[k] = counts.get(k, 0) + v
+            if result.headlines:
+                parts.append((result.headlines, result.owed, result.met))
+            for k, v in result.obligations.items():
+                obligations[k] += v
+    expected = {"headlines": sum_headlines(parts), "obligations": obligations}
+    return DemoManifest(root, tuple(sorted(files)), counts, scale, expected)
+
+
+@functools.cache
+def _demo_owed_met() -> tuple[int, int]:
+    from .truth import pairing_quarter_stats
+
+    t = demo_truth()
+    return pairing_quarter_stats(t.pairings, t.visits, t.as_of)
+
+
+@functools.cache
+def _demo_obligations() -> dict[str, int]:
+    from .scale import _obligations
+
+    return _obligations(demo_truth())
 
 
 @functools.cache
@@ -141,37 +162,44 @@ def arrival_times() -> dict[str, dt.datetime]:
     weeks late, at a seeded office hour, Asia/Shanghai. The demo writes it as the file's
     modification time, which the loader's ledger keeps (report timeliness, and the rule that no
     date may lie after the day its file arrived)."""
+    return {f.path: arrival_time(f) for f in _layouts()}
+
+
+def arrival_time(f) -> dt.datetime:
+    """When the file of layout ``f`` arrived (see ``arrival_times``); seeded by its path."""
     import random
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo("Asia/Shanghai")
-    out = {}
-    for f in _layouts():
-        latest = max(
-            (
-                v
-                for sheet in f.sheets
-                for r in sheet.data
-                if not r.rule
-                for v in r.record.values()
-                if isinstance(v, dt.date)
-            ),
-            default=DEMO_AS_OF,
-        )
-        rng = random.Random(f"arrival:{f.path}")
-        days = rng.randint(20, 45) if rng.random() < 0.15 else rng.randint(2, 12)
-        day = latest + dt.timedelta(days=days)
-        out[f.path] = dt.datetime.combine(day, dt.time(rng.randint(8, 17), rng.randint(0, 59)), tz)
-    return out
+    latest = max(
+        (
+            v
+            for sheet in f.sheets
+            for r in sheet.data
+            if not r.rule
+            for v in r.record.values()
+            if isinstance(v, dt.date)
+        ),
+        default=DEMO_AS_OF,
+    )
+    rng = random.Random(f"arrival:{f.path}")
+    days = rng.randint(20, 45) if rng.random() < 0.15 else rng.randint(2, 12)
+    day = latest + dt.timedelta(days=days)
+    return dt.datetime.combine(day, dt.time(rng.randint(8, 17), rng.randint(0, 59)), tz)
 
 
 @functools.cache
 def _counts() -> dict[str, int]:
+    return layout_counts(_layouts())
+
+
+def layout_counts(layouts) -> dict[str, int]:
+    """Files, sheets, unmatched sheets, quarantined rows and loadable rows per dataset."""
     from .render import COLUMNS
 
     counts = {"files": 0, "sheets": 0, "unmatched_sheets": 0, "quarantined_rows": 0}
     counts.update({d: 0 for d in COLUMNS})
-    for f in _layouts():
+    for f in layouts:
         counts["files"] += 1
         for s in f.sheets:
             counts["sheets"] += 1
