@@ -2,7 +2,13 @@
 
 Each file version is committed in one transaction: every row the path's previous version
 contributed is deleted, the new rows, quarantined rows and unmatched sheets are inserted, and
-the file ledger (``raw.file_versions``) records the version. Rows go in as Arrow batches.
+the file ledger (``raw.file_versions``) records the version. Rows go in as Arrow tables, one
+insert per dataset per file (its consecutive sheets together) and one for its quarantined rows.
+
+The ledger is read once when the store opens and kept up to date after every commit (this
+connection is the only writer): a path the ledger has never seen has no rows anywhere in
+``raw`` (every row goes in with its ledger row, in one transaction), so a new file's commit
+skips the deletes a resend needs, and "is this version loaded" costs no query.
 """
 
 from __future__ import annotations
@@ -82,6 +88,10 @@ SUPPORT_TABLES = {
     "pii_key_state": "fingerprint VARCHAR",
 }
 
+_QUARANTINE_COLUMNS = [
+    (c.split()[0], c.split()[1]) for c in SUPPORT_TABLES["quarantine_rows"].split(", ")
+]
+
 ROTATE_COMMAND = "outreach rotate-pii-key"
 
 
@@ -132,6 +142,18 @@ class RawStore:
         self.con = duckdb.connect(str(db_path))
         self._ensure_schema()
         self._pii_fingerprint: str | None = None  # the key checked against the raw layer
+        self._current: dict[str, str] = {}  # path -> sha256 of its current version
+        # (path, sha256) of every version in the ledger -> when it was first seen
+        self._versions: dict[tuple[str, str], dt.datetime | None] = {}
+        for rel, sha, first_seen, current in self.con.execute(
+            "select source_file, file_sha256, min(first_seen), bool_or(status = 'current') "
+            "from raw.file_versions group by all"
+        ).fetchall():
+            self._versions[(rel, sha)] = first_seen
+            if current:
+                self._current[rel] = sha
+        self._paths = {rel for rel, _ in self._versions}  # every path the ledger knows
+        self._tokens: dict[tuple[bytes, str], str] = {}  # the same ID recurs in many rows
 
     def _ensure_schema(self) -> None:
         self.con.execute("create schema if not exists raw")
@@ -181,11 +203,7 @@ class RawStore:
         return True
 
     def current_sha256(self, rel: str) -> str | None:
-        row = self.con.execute(
-            "select file_sha256 from raw.file_versions where source_file = ? and status = 'current'",
-            [rel],
-        ).fetchone()
-        return row[0] if row else None
+        return self._current.get(rel)
 
     def write_townships(self, gazetteer: Gazetteer) -> None:
         self.con.execute("begin")
@@ -200,11 +218,15 @@ class RawStore:
         self.con.execute("commit")
 
     def _insert_arrow(
-        self, table: str, columns: list[tuple[str, str]], data: dict[str, list]
+        self, table: str, columns: list[tuple[str, str]], data: dict[str, list | pa.Array]
     ) -> None:
         schema = pa.schema([(c, _ARROW_TYPES[t]) for c, t in columns])
-        batch = pa.table(
-            {c: pa.array(data[c], type=schema.field(c).type) for c, _ in columns}, schema=schema
+        batch = pa.Table.from_arrays(
+            [
+                v if isinstance(v := data[c], pa.Array) else pa.array(v, type=schema.field(c).type)
+                for c, _ in columns
+            ],
+            schema=schema,
         )
         self.con.register("_batch", batch)
         try:
@@ -232,21 +254,25 @@ class RawStore:
         now = dt.datetime.now(self.tz).replace(microsecond=0, tzinfo=None)
         mtime = dt.datetime.fromtimestamp(int(file.mtime), self.tz).replace(tzinfo=None)
         provider = file.provider or ""
+        version = (file.rel, file.sha256)
+        known_path = file.rel in self._paths  # else nothing in raw comes from this path yet
+        known_version = version in self._versions
+        seen = self._versions.get(version)  # a version seen before (a file put back) keeps it
         con = self.con
         con.execute("begin")
         try:
             if file_problem is None:
-                for name in self.registry:
-                    con.execute(f"delete from raw.{name} where source_file = ?", [file.rel])
-                for table in ("quarantine_rows", "unmatched_sheets", "quarantine_files"):
-                    con.execute(f"delete from raw.{table} where source_file = ?", [file.rel])
-                con.execute(
-                    "update raw.file_versions set status = 'superseded' "
-                    "where source_file = ? and status = 'current'",
-                    [file.rel],
-                )
-                for rows in sheets:
-                    self._insert_sheet(file, load_id, pii_key, rows, now)
+                if known_path:
+                    for name in self.registry:
+                        con.execute(f"delete from raw.{name} where source_file = ?", [file.rel])
+                    for table in ("quarantine_rows", "unmatched_sheets", "quarantine_files"):
+                        con.execute(f"delete from raw.{table} where source_file = ?", [file.rel])
+                    con.execute(
+                        "update raw.file_versions set status = 'superseded' "
+                        "where source_file = ? and status = 'current'",
+                        [file.rel],
+                    )
+                self._insert_sheets(file, load_id, pii_key, sheets, now)
                 for sheet_name, header in unmatched:
                     con.execute(
                         "insert into raw.unmatched_sheets values (?, ?, ?, ?, ?, ?)",
@@ -255,10 +281,11 @@ class RawStore:
                 status = "current"
             else:
                 rule_id, message = file_problem
-                con.execute(
-                    "delete from raw.quarantine_files where source_file = ? and file_sha256 = ?",
-                    [file.rel, file.sha256],
-                )
+                if known_version:
+                    con.execute(
+                        "delete from raw.quarantine_files where source_file = ? and file_sha256 = ?",
+                        [file.rel, file.sha256],
+                    )
                 con.execute(
                     "insert into raw.quarantine_files values (?, ?, ?, ?, ?, ?)",
                     [provider, file.rel, file.sha256, rule_id, message, load_id],
@@ -266,14 +293,11 @@ class RawStore:
                 status = "quarantined"
             loaded = sum(len(s.row_numbers) for s in sheets)
             quarantined = sum(len(s.quarantined) for s in sheets)
-            seen = con.execute(  # a version seen before (a file put back) keeps its first sighting
-                "select min(first_seen) from raw.file_versions where source_file = ? and file_sha256 = ?",
-                [file.rel, file.sha256],
-            ).fetchone()[0]
-            con.execute(
-                "delete from raw.file_versions where source_file = ? and file_sha256 = ?",
-                [file.rel, file.sha256],
-            )
+            if known_version:
+                con.execute(
+                    "delete from raw.file_versions where source_file = ? and file_sha256 = ?",
+                    [file.rel, file.sha256],
+                )
             con.execute(
                 "insert into raw.file_versions (source_file, provider, file_sha256, size_bytes, "
                 "first_seen, status, dataset_rows, rows_loaded, rows_quarantined, load_id, file_mtime) "
@@ -296,46 +320,77 @@ class RawStore:
         except Exception:
             con.execute("rollback")
             raise
+        # the ledger as it now is (only after the commit: a rolled-back file changed nothing)
+        self._paths.add(file.rel)
+        self._versions[version] = seen or now
+        if status == "current":
+            self._current[file.rel] = file.sha256
 
-    def _insert_sheet(
-        self, file: InboxFile, load_id: str, pii_key: bytes, rows: SheetRows, now
+    def _token(self, value: str | None, pii_key: bytes) -> str | None:
+        if value is None:
+            return None
+        got = self._tokens.get((pii_key, value))
+        if got is None:
+            if len(self._tokens) > 200_000:  # bounded: a province's IDs do not all stay here
+                self._tokens.clear()
+            got = self._tokens[(pii_key, value)] = token(value, pii_key)
+        return got
+
+    def _insert_sheets(
+        self, file: InboxFile, load_id: str, pii_key: bytes, sheets: list[SheetRows], now
     ) -> None:
-        dataset = self.registry[rows.dataset]
-        n = len(rows.row_numbers)
-        if n:
-            data = dict(rows.columns)
+        """One Arrow insert per run of consecutive sheets of one dataset (a year's four quarter
+        sheets go in together), one for all of the file's quarantined rows."""
+        runs: list[list[SheetRows]] = []  # consecutive sheets of one dataset: rows keep their order
+        for rows in sheets:
+            if not rows.row_numbers:
+                continue
+            if runs and runs[-1][0].dataset == rows.dataset:
+                runs[-1].append(rows)
+            else:
+                runs.append([rows])
+        for group in runs:
+            name = group[0].dataset
+            dataset = self.registry[name]
+            n = sum(len(rows.row_numbers) for rows in group)
+            data: dict[str, list | pa.Array] = {}
+            for column in group[0].columns:
+                if len(group) == 1:
+                    data[column] = group[0].columns[column]
+                else:
+                    data[column] = [v for rows in group for v in rows.columns[column]]
             for spec in dataset.columns:
                 if spec.pii:
                     values = data[spec.name]
-                    data[f"{spec.name}_token"] = [token(v, pii_key) for v in values]
+                    data[f"{spec.name}_token"] = [self._token(v, pii_key) for v in values]
                     data[f"{spec.name}_mask"] = [mask(v) for v in values]
             data.update(
-                provider=[file.provider] * n,
-                source_file=[file.rel] * n,
-                file_sha256=[file.sha256] * n,
-                sheet_name=[rows.sheet_name] * n,
-                row_number=rows.row_numbers,
-                load_id=[load_id] * n,
-                loaded_at=[now] * n,
+                provider=pa.repeat(pa.scalar(file.provider, pa.string()), n),
+                source_file=pa.repeat(pa.scalar(file.rel, pa.string()), n),
+                file_sha256=pa.repeat(pa.scalar(file.sha256, pa.string()), n),
+                sheet_name=[rows.sheet_name for rows in group for _ in rows.row_numbers],
+                row_number=[r for rows in group for r in rows.row_numbers],
+                load_id=pa.repeat(pa.scalar(load_id, pa.string()), n),
+                loaded_at=pa.repeat(pa.scalar(now, pa.timestamp("us")), n),
             )
-            self._insert_arrow(rows.dataset, raw_columns(dataset), data)
-        if rows.quarantined:
-            self.con.executemany(
-                "insert into raw.quarantine_rows values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    [
-                        file.provider,
-                        file.rel,
-                        file.sha256,
-                        rows.sheet_name,
-                        q.row_number,
-                        rows.dataset,
-                        q.rule_id,
-                        q.column_name,
-                        q.message,
-                        q.original,
-                        load_id,
-                    ]
-                    for q in rows.quarantined
-                ],
+            self._insert_arrow(name, raw_columns(dataset), data)
+        quarantined = [(rows, q) for rows in sheets for q in rows.quarantined]
+        if quarantined:
+            n = len(quarantined)
+            self._insert_arrow(
+                "quarantine_rows",
+                _QUARANTINE_COLUMNS,
+                {
+                    "provider": pa.repeat(pa.scalar(file.provider, pa.string()), n),
+                    "source_file": pa.repeat(pa.scalar(file.rel, pa.string()), n),
+                    "file_sha256": pa.repeat(pa.scalar(file.sha256, pa.string()), n),
+                    "sheet_name": [rows.sheet_name for rows, _ in quarantined],
+                    "row_number": [q.row_number for _, q in quarantined],
+                    "dataset": [rows.dataset for rows, _ in quarantined],
+                    "rule_id": [q.rule_id for _, q in quarantined],
+                    "column_name": [q.column_name for _, q in quarantined],
+                    "message": [q.message for _, q in quarantined],
+                    "original_values": [q.original for _, q in quarantined],
+                    "load_id": pa.repeat(pa.scalar(load_id, pa.string()), n),
+                },
             )
