@@ -7,6 +7,7 @@ outreach templates DIR          write a blank template per dataset for the partn
 outreach rotate-pii-key         re-tokenise the raw layer with a new PII key
 outreach dbt-manifest [--if-stale] build the dbt manifest the DAG's build group is rendered from
 outreach docs [--output DIR]    build the dbt docs site (offline, one file) into reports/docs/
+outreach export [--as-of DATE] [--output PATH]  the quarterly report (xlsx) of a published date
 """
 
 from __future__ import annotations
@@ -183,6 +184,24 @@ def _cmd_docs(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from outreach.export import ExportError, export_quarterly
+    from outreach.followup import quarter_label
+
+    settings = load_settings()
+    as_of = parse_date(args.as_of, "--as-of") if args.as_of else None
+    try:
+        report = export_quarterly(settings, as_of, Path(args.output) if args.output else None)
+    except ExportError as exc:
+        print(f"outreach: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"quarterly report {quarter_label(report.quarter)} (as of {report.as_of}) written to "
+        f"{report.output}\n  read from {report.source} (run {report.run_id})"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outreach", description="Outreach Warehouse")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -233,6 +252,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     docs.add_argument("--output", help="target folder (default: $OUTREACH_HOME/reports/docs)")
     docs.set_defaults(func=_cmd_docs)
+    export = sub.add_parser(
+        "export",
+        help="write the quarterly report for the county's superiors (one xlsx, Chinese tables "
+        "and charts) from the published warehouse of an as-of date",
+    )
+    export.add_argument(
+        "--as-of",
+        help="a published as-of date, YYYY-MM-DD (default: the current published file's date)",
+    )
+    export.add_argument(
+        "--output",
+        help="the .xlsx to write, or a folder (default: $OUTREACH_HOME/reports/quarterly/)",
+    )
+    export.set_defaults(func=_cmd_export)
     return parser
 
 
