@@ -41,10 +41,13 @@ COPY --chown=airflow:0 config/ config/
 RUN pip install --no-cache-dir --no-deps --editable .
 
 # astronomer-cosmos (the DAG's dbt task group) reports usage over HTTP unless told not to; the
-# pipeline runs offline.
+# pipeline runs offline. Its "reliable retry" copies every XCom of the dbt build into an Airflow
+# Variable for a retry that only restores them; our producer builds again instead
+# (outreach/cosmos_watch.py), so the copies would be writes for nothing.
 ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/outreach/dags \
     OUTREACH_HOME=/data/outreach \
-    AIRFLOW__COSMOS__ENABLE_TELEMETRY=False
+    AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
+    AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY=False
 
 # The dbt manifest the DAG renders its build group from (one task per model): `dbt parse` into
 # /opt/outreach/dbt_project/target/manifest.json, now, so that no Airflow process ever runs dbt

@@ -34,6 +34,8 @@ def embedded_environment(settings: Settings) -> dict[str, str]:
         # astronomer-cosmos (the dbt task group) reports usage over HTTP unless told not to;
         # the pipeline runs offline (the image sets the same).
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        # (and copies the dbt build's XComs to a Variable for a retry we do not use: cosmos_watch)
+        "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         "OUTREACH_HOME": str(settings.home),
         "OUTREACH_INBOX": str(settings.inbox),
     }

@@ -124,7 +124,10 @@ def build_task_group(run: Any, group_id: str = GROUP_ID):
     # open() loads every Airflow plugin first: half a second of the DAG's parse time. The
     # manifest is a local file, and every use cosmos makes of it works on a pathlib.Path.
     project.manifest_path = manifest
-    return DbtTaskGroup(
+    from outreach.cosmos_watch import adopt
+
+    # adopt: a cleared run builds again in one dbt command, not one per model (cosmos_watch.py)
+    group = DbtTaskGroup(
         group_id=group_id,
         project_config=project,
         profile_config=ProfileConfig(
@@ -159,3 +162,4 @@ def build_task_group(run: Any, group_id: str = GROUP_ID):
             "poke_interval": POKE_SECONDS,
         },
     )
+    return adopt(group)

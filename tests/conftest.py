@@ -14,6 +14,7 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 # astronomer-cosmos (the DAG's dbt task group) would report usage over HTTP; tests run offline.
 os.environ["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] = "False"
+os.environ["AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY"] = "False"
 
 
 def pytest_sessionstart(session):

@@ -682,6 +682,7 @@ def test_dockerfile_builds_on_airflow_332_and_copies_files_that_exist():
     assert PurePosixPath(env["AIRFLOW__CORE__DAGS_FOLDER"]) == copies["dags"]
     # cosmos (the dbt task group) would otherwise try to send usage data on every run, offline
     assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"].lower() == "false"
+    assert env["AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY"].lower() == "false"
     assert (ROOT / "dags" / "outreach_nightly.py").is_file()
     runs = " ".join(rest for op, rest in steps if op == "RUN")
     # the DAG is rendered from a manifest built into the image, never by dbt at parse time

@@ -286,6 +286,18 @@ def test_a_backfill_keeps_one_correct_warehouse_per_as_of_date(cluster, mail):
     assert result.returncode == 0, result.stdout + result.stderr
     cluster.wait_for("the rerun to publish", lambda: _publication_run(again) != before, 900, 5)
     assert _headlines(again) == kept[dates[1]]
+    # the cleared run built again in one dbt command: no model task ran its model alone
+    # (cosmos' retry path; outreach/cosmos_watch.py)
+    logs = cluster.root / "airflow" / "logs" / f"dag_id={DAG_ID}"
+    alone = [
+        str(path.relative_to(logs))
+        for path in logs.glob("run_id=backfill__*/task_id=build.*/attempt=*.log")
+        if "Retry attempt #" in (text := path.read_text(errors="replace"))
+        or "Falling back to running model" in text
+    ]
+    assert not alone, alone
+    rebuilt = list(logs.glob("run_id=backfill__*/task_id=build.dbt_producer_watcher/attempt=2.log"))
+    assert rebuilt and "skipping execution" not in rebuilt[0].read_text(errors="replace")
 
 
 def _publication_run(path: Path) -> str:
