@@ -167,6 +167,12 @@ class RawStore:
             "alter table raw.file_versions add column if not exists file_mtime timestamp"
         )
 
+    def warm_up(self) -> None:
+        """Do now what the first commit would otherwise stall on: pyarrow imports pandas on its
+        first conversion of Python values (a third of a second; seconds without bytecode
+        caches). The loader calls this while the sandbox's workers start."""
+        pa.array([None], type=pa.string())
+
     def close(self) -> None:
         self.con.execute("checkpoint")
         self.con.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from ingest.normalise import Problem
+from ingest.registry import SAFE_LOADER
 from ingest.text import compact
 
 _TOWNSHIP_SUFFIXES = ("镇", "乡", "民族乡", "街道")
@@ -65,7 +66,7 @@ def _index_for(gazetteer: Gazetteer) -> dict[str, Township]:
 
 @lru_cache(maxsize=8)
 def load_gazetteer(path: Path) -> Gazetteer:
-    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    doc = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     county = doc["county"]
     return Gazetteer(
         county_code=str(county["code"]),

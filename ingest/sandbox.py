@@ -37,9 +37,23 @@ class SandboxLimits:
     guard: Limits = DEFAULT_LIMITS
 
 
-def _init_worker(memory_bytes: int) -> None:
+def _init_worker(memory_bytes: int, gazetteer_path: str) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # an abort leaves no core file behind
+    # Warm up as soon as the worker starts, before any file arrives: the contract, the gazetteer
+    # and zhconv's dictionary (loaded on first use) are the same for every file it will parse.
+    from ingest.places import load_gazetteer
+    from ingest.registry import load_registry
+    from ingest.text import clean
+
+    load_registry()
+    load_gazetteer(Path(gazetteer_path))
+    clean("")
+
+
+def _ready() -> bool:
+    """A no-op task: submitting one per worker starts the workers (the pool starts them lazily)."""
+    return True
 
 
 def _parse(file: InboxFile, gazetteer_path: str, tz_name: str, guard: Limits) -> FileOutcome:
@@ -108,8 +122,17 @@ class Sandbox:
             max_workers=self.limits.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(self.limits.memory_bytes,),
+            initargs=(self.limits.memory_bytes, self.args[0]),
         )
+
+    def start(self) -> None:
+        """Start the workers now, so that they start up while the caller does other work (the
+        first ``parse`` would otherwise start them and wait)."""
+        if self._pool is None:
+            self._pool = self._new_pool()
+            with _main_module_not_rerun():
+                for _ in range(self.limits.workers):
+                    self._pool.submit(_ready)
 
     def _kill_pool(self) -> None:
         if self._pool is None:
@@ -131,16 +154,26 @@ class Sandbox:
         self._kill_pool() if exc[0] else self.close()
 
     def parse(self, files: Iterable[InboxFile]) -> Iterator[FileOutcome]:
-        """Outcomes in completion order, one per file, whatever the files do to their workers."""
-        queue = list(files)[::-1]
+        """Outcomes in completion order, one per file, whatever the files do to their workers.
+
+        The biggest files go first (two workers finish together more often), and a worker gets
+        its next file before the caller sees the last one's outcome: the caller commits it while
+        the workers go on parsing.
+        """
+        queue = sorted(files, key=lambda f: f.size)  # popped from the end: biggest first
         suspects: list[InboxFile] = []  # in flight when a worker died: retried one at a time
         running: dict[Future, tuple[InboxFile, float]] = {}
-        while queue or suspects or running:
+        isolated = False  # the file running is a suspect, alone: if its worker dies, it did it
+
+        def fill() -> bool:
+            """Submit files up to capacity; False when the pool broke before anything ran."""
+            nonlocal isolated
             if self._pool is None:
                 self._pool = self._new_pool()
             alone = bool(suspects)
             capacity = 1 if alone else self.limits.workers
             while len(running) < capacity and (suspects or queue):
+                isolated = alone
                 file = suspects.pop() if alone else queue.pop()
                 try:
                     with _main_module_not_rerun():  # a worker may be spawned on submit
@@ -149,7 +182,10 @@ class Sandbox:
                     (suspects if alone else queue).append(file)
                     break
                 running[future] = (file, time.monotonic())
-            if not running:  # the pool broke before anything ran: start again
+            return bool(running)
+
+        while queue or suspects or running:
+            if not fill():  # the pool broke before anything ran: start again
                 self._kill_pool()
                 continue
             oldest = min(start for _, start in running.values())
@@ -168,28 +204,36 @@ class Sandbox:
                     f"文件在 {self.limits.seconds_per_file:.0f} 秒内未能读完，已停止读取；请检查是否有异常多的行列或公式",
                 )
                 continue
+            outcomes: list[FileOutcome] = []
             broken: list[InboxFile] = []
             for future in done:
                 file, _ = running.pop(future)
                 try:
-                    yield future.result()
+                    outcomes.append(future.result())
                 except BrokenProcessPool:
                     broken.append(file)
                 except MemoryError:
-                    yield _failed(file, "too_large", "读取该文件所需内存超过上限；请拆分后重新报送")
+                    outcomes.append(
+                        _failed(file, "too_large", "读取该文件所需内存超过上限；请拆分后重新报送")
+                    )
             if broken:
                 # every future of a broken pool fails; the culprit is among these and the rest
                 broken += [file for file, _ in running.values()]
                 running.clear()
                 self._kill_pool()
-                if alone:
+                if isolated:
                     for file in broken:
                         log.warning("parser crashed on %s", file.rel)
-                        yield _failed(
-                            file,
-                            "parser_crashed",
-                            "读取该文件时解析程序崩溃，文件结构异常；请用 Excel 打开后另存为新的 .xlsx 再报送",
+                        outcomes.append(
+                            _failed(
+                                file,
+                                "parser_crashed",
+                                "读取该文件时解析程序崩溃，文件结构异常；请用 Excel 打开后另存为新的 .xlsx 再报送",
+                            )
                         )
                 else:
                     suspects.extend(broken)
+            elif queue or suspects:
+                fill()  # the workers go on while the caller handles these outcomes
+            yield from outcomes
         self.close()

@@ -7,10 +7,28 @@ traditional characters, stray spaces. One canonical form makes them compare equa
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from functools import lru_cache
 
-import zhconv
+
+def _import_zhconv():
+    """zhconv imports setuptools' pkg_resources (about a quarter of a second, in every sandbox
+    worker) only to find its own dictionary file, and reads the file directly when that import
+    fails. The import is refused for that one moment unless pkg_resources is already loaded."""
+    if "pkg_resources" in sys.modules or "zhconv" in sys.modules:
+        import zhconv
+
+        return zhconv
+    sys.modules["pkg_resources"] = None  # makes `from pkg_resources import ...` an ImportError
+    try:
+        import zhconv
+    finally:
+        del sys.modules["pkg_resources"]
+    return zhconv
+
+
+zhconv = _import_zhconv()
 
 _SPACES = re.compile(r"\s+")
 
