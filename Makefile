@@ -14,9 +14,11 @@ $(BIN)/python:
 $(BIN)/uv: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-# Reinstall whenever the lock or the project metadata changes.
+# Reinstall whenever the lock or the project metadata changes. Bytecode is compiled at install:
+# where PYTHONDONTWRITEBYTECODE=1 is set, every process (each sandbox worker, pyarrow's import
+# of pandas in the loader) would otherwise compile its imports from source, every time.
 $(STAMP): requirements.lock pyproject.toml | $(BIN)/uv
-	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
