@@ -114,6 +114,10 @@ class PiiKeyMismatch(RuntimeError):
         )
 
 
+def _as_arrow(values: list | pa.Array, arrow_type: pa.DataType) -> pa.Array:
+    return values if isinstance(values, pa.Array) else pa.array(values, type=arrow_type)
+
+
 def key_fingerprint(key: bytes) -> str:
     """Names the key that made a set of tokens without storing the key: an HMAC of a fixed
     string, so it can sit in the raw layer (and be compared) without revealing anything."""
@@ -140,6 +144,9 @@ class RawStore:
         self.registry = registry
         self.tz = tz  # timestamps in the ledger are the county's wall-clock time
         self.con = duckdb.connect(str(db_path))
+        # One thread for the many small statements of the commits: a second one only contends
+        # with the sandbox's two workers for the two cores. The checkpoint at close gets them all.
+        self.con.execute("set threads = 1")
         self._ensure_schema()
         self._pii_fingerprint: str | None = None  # the key checked against the raw layer
         self._current: dict[str, str] = {}  # path -> sha256 of its current version
@@ -174,6 +181,7 @@ class RawStore:
         pa.array([None], type=pa.string())
 
     def close(self) -> None:
+        self.con.execute("reset threads")
         self.con.execute("checkpoint")
         self.con.close()
 
@@ -359,15 +367,23 @@ class RawStore:
             name = group[0].dataset
             dataset = self.registry[name]
             n = sum(len(rows.row_numbers) for rows in group)
+            types = {c: _ARROW_TYPES[t] for c, t in raw_columns(dataset)}
             data: dict[str, list | pa.Array] = {}
             for column in group[0].columns:
-                if len(group) == 1:
-                    data[column] = group[0].columns[column]
+                parts = [rows.columns[column] for rows in group]
+                if len(parts) == 1:
+                    data[column] = parts[0]
+                elif any(isinstance(part, pa.Array) for part in parts):  # staged: Arrow already
+                    data[column] = pa.concat_arrays(
+                        [_as_arrow(part, types[column]) for part in parts]
+                    )
                 else:
-                    data[column] = [v for rows in group for v in rows.columns[column]]
+                    data[column] = [v for part in parts for v in part]
             for spec in dataset.columns:
                 if spec.pii:
                     values = data[spec.name]
+                    if isinstance(values, pa.Array):
+                        values = values.to_pylist()
                     data[f"{spec.name}_token"] = [self._token(v, pii_key) for v in values]
                     data[f"{spec.name}_mask"] = [mask(v) for v in values]
             data.update(

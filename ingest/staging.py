@@ -121,9 +121,13 @@ def read_outcome(folder: Path, index: int, rel: str) -> FileOutcome | SkippedPat
     for s in account["sheets"]:
         with pa.memory_map(str(folder / s["rows"])) as source:
             table = ipc.open_file(source).read_all()
-        columns = {c: table.column(c).to_pylist() for c in table.column_names if c != ROW_NUMBER}
+        # the rows stay Arrow arrays (typed as the raw table's columns): the loader inserts them
+        # as they are, without a round trip through Python objects
+        columns = {
+            c: table.column(c).combine_chunks() for c in table.column_names if c != ROW_NUMBER
+        }
         sheets.append(
-            SheetRows(
+            SheetRows(  # columns: lists from a parse, Arrow arrays from staging; load takes both
                 dataset=s["dataset"],
                 sheet_name=s["sheet_name"],
                 columns=columns,

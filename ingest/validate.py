@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ingest import normalise as n
 from ingest.header import HeaderMatch, header_names_of
@@ -20,6 +21,9 @@ from ingest.places import Gazetteer, canonical_village
 from ingest.read import Sheet
 from ingest.registry import ColumnSpec, DatasetSpec
 from ingest.text import cell_text, compact
+
+if TYPE_CHECKING:  # the workers never import pyarrow: only staged accounts hold Arrow arrays
+    import pyarrow as pa
 
 EARLIEST_DATE = dt.date(2012, 1, 1)
 DITTO = "同上"
@@ -54,7 +58,9 @@ class QuarantinedRow:
 class SheetRows:
     dataset: str
     sheet_name: str
-    columns: dict[str, list] = field(default_factory=dict)
+    # column -> values of the loaded rows: lists from validation, Arrow arrays when read back
+    # from staging (see staging.py)
+    columns: dict[str, list | pa.Array] = field(default_factory=dict)
     row_numbers: list[int] = field(default_factory=list)
     quarantined: list[QuarantinedRow] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
