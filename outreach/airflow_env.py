@@ -19,6 +19,10 @@ from outreach.settings import DAGS_DIR, Settings
 DAG_FILE = DAGS_DIR / "outreach_nightly.py"
 # The pool whose single slot every DuckDB-writing task of the DAG takes.
 WRITER_POOL = "duckdb_writer"
+# The first day the warehouse can report on: the programme's start (dbt's var programme_start)
+# and the DAG's start_date. Airflow creates no task for a logical date before the start_date:
+# such a run "succeeds" having done nothing, so `outreach run` refuses the date instead.
+PROGRAMME_START = dt.date(2012, 1, 1)
 
 
 def embedded_environment(settings: Settings) -> dict[str, str]:

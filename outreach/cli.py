@@ -102,6 +102,13 @@ def _cmd_run(args) -> int:
         as_of = parse_date(marker.read_text(), str(marker))  # the demo reports on its own as-of
     else:
         as_of = settings.resolve_as_of()
+    if as_of < airflow_env.PROGRAMME_START:
+        print(
+            f"outreach: as-of {as_of} is before the programme's start "
+            f"({airflow_env.PROGRAMME_START}): there is nothing to report on",
+            file=sys.stderr,
+        )
+        return 2
     print(
         f"running outreach_nightly for as-of {as_of} (Airflow metadata in {settings.airflow_home})"
     )

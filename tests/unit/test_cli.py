@@ -33,3 +33,11 @@ def test_demo_writes_the_inbox_and_marks_its_as_of(tmp_path, monkeypatch):
         "enterprises",
         "county",
     }
+
+
+def test_an_as_of_date_before_the_programme_is_refused(tmp_path, monkeypatch, capsys):
+    """Airflow would create no task for it and call the run a success."""
+    monkeypatch.setenv("OUTREACH_HOME", str(tmp_path))
+    assert main(["run", "--as-of", "2011-12-31"]) == 2
+    assert "before the programme's start (2012-01-01)" in capsys.readouterr().err
+    assert not (tmp_path / "airflow" / "airflow.db").exists()

@@ -122,3 +122,17 @@ def test_the_first_attempt_view_forwards_everything_else():
     assert view.try_number == 1 and view.xcom_pull(key="k") == "v"
     view.cosmos_buffer = {}  # cosmos keeps its state on the task instance
     assert ti.cosmos_buffer == {} and ti.try_number == 4
+
+
+def test_every_as_of_date_since_the_programme_start_gets_tasks():
+    """A logical date before the DAG's start_date gets no task instances (found with a
+    backfill of 2013): the DAG starts on the programme's first day, the dbt var's too."""
+    import yaml
+
+    from outreach.airflow_env import PROGRAMME_START, logical_date_for
+    from outreach.settings import DBT_PROJECT_DIR, load_settings
+
+    dag = load_dag()
+    assert logical_date_for(PROGRAMME_START, load_settings()) >= dag.start_date
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    assert project["vars"]["programme_start"] == PROGRAMME_START.isoformat()
