@@ -30,6 +30,24 @@ def _import_zhconv():
 
 zhconv = _import_zhconv()
 
+
+def _zh_cn_first_chars() -> frozenset[str]:
+    """Every character a word of zhconv's zh-cn table starts with. ``zhconv.convert`` copies a
+    character it cannot start a word with, so a text none of whose characters is here, or an
+    ASCII text (no word of the table is all ASCII), converts to itself: no need to run its
+    pure-Python scan (a province's names and codes are mostly distinct, each scanned once)."""
+    try:
+        table = zhconv.zhconv.getdict("zh-cn")
+        if any(word.isascii() for word in table):  # another zhconv: no shortcut for ASCII
+            return frozenset()
+        return frozenset(word[0] for word in table)
+    except AttributeError:  # another zhconv's internals: always convert
+        return frozenset()
+
+
+_ZH_CN_FIRST = _zh_cn_first_chars()
+_ASCII_SAFE = bool(_ZH_CN_FIRST)
+
 _SPACES = re.compile(r"\s+")
 
 
@@ -38,7 +56,8 @@ def clean(value: str) -> str:
     """NFKC (full-width -> half-width, U+3000 -> space), simplified Chinese, trimmed,
     inner runs of white space folded to one space."""
     text = unicodedata.normalize("NFKC", value)
-    text = zhconv.convert(text, "zh-cn")
+    if not (_ASCII_SAFE and (text.isascii() or _ZH_CN_FIRST.isdisjoint(text))):
+        text = zhconv.convert(text, "zh-cn")
     return _SPACES.sub(" ", text).strip()
 
 

@@ -323,7 +323,7 @@ def _column_outcomes(
         if raw is None:
             above = _BLANK
             continue
-        key = _memo_key(raw)
+        key = raw if type(raw) is str else _memo_key(raw)  # most cells are text: no call
         try:
             got = memo.get(key)
             if got is None:

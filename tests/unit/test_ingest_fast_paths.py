@@ -3,7 +3,8 @@
 - the guard's cell-bomb scan reads a block with a simpler pattern when every cell tag is written
   reference first, and must still find a far cell written any other way;
 - the contract and gazetteer YAML are read with libyaml's loader: the same documents as PyYAML's;
-- zhconv is imported without pkg_resources, and pkg_resources stays importable afterwards.
+- zhconv is imported without pkg_resources, and pkg_resources stays importable afterwards;
+- ``text.clean`` skips zhconv's scan only for texts that zhconv would give back unchanged.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import zipfile
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ingest import guard
+from ingest import guard, text
 from ingest.registry import REGISTRY_PATH, SAFE_LOADER
 from outreach.settings import DEFAULT_GAZETTEER
 from tests.hostile import _inline_row, _xlsx_bytes, good_rows_xml
@@ -76,3 +79,33 @@ def test_zhconv_is_imported_without_pkg_resources_which_stays_importable():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def _clean_without_shortcut(value: str) -> str:
+    """``text.clean`` as it was: zhconv on every text."""
+    import re
+    import unicodedata
+
+    import zhconv
+
+    text = zhconv.convert(unicodedata.normalize("NFKC", value), "zh-cn")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+_ZH_WORDS = sorted(__import__("zhconv").zhconv.getdict("zh-cn"))[::7]  # a seventh of the table
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    parts=st.lists(
+        st.one_of(
+            st.sampled_from(_ZH_WORDS),  # words the table converts (or keeps)
+            st.text(max_size=4),  # anything else, ASCII and full-width included
+            st.sampled_from(["16", "A", "B肝", "IP", "乾隆", "什玲鎮", "　", "合計"]),
+        ),
+        max_size=6,
+    )
+)
+def test_clean_skips_zhconv_only_where_zhconv_changes_nothing(parts):
+    value = "".join(parts)
+    assert text.clean.__wrapped__(value) == _clean_without_shortcut(value)
