@@ -242,12 +242,13 @@ class RawStore:
             ],
             schema=schema,
         )
-        self.con.register("_batch", batch)
-        try:
-            names = ", ".join(f'"{c}"' for c, _ in columns)
-            self.con.execute(f"insert into raw.{table} ({names}) select {names} from _batch")
-        finally:
-            self.con.unregister("_batch")
+        names = ", ".join(f'"{c}"' for c, _ in columns)
+        # DuckDB reads the local variable by its name (a replacement scan): a third cheaper per
+        # file than register + unregister, which cost more than a small file's insert itself
+        outreach_rows_to_insert = batch  # noqa: F841 (read by DuckDB, by name)
+        self.con.execute(
+            f"insert into raw.{table} ({names}) select {names} from outreach_rows_to_insert"
+        )
 
     def commit_file(
         self,
