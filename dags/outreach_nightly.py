@@ -27,6 +27,15 @@ share ``OUTREACH_HOME``); ``load_raw``, the one writer, commits them in the plan
 deletes the staging folder. When nothing changed the parse tasks are skipped and ``load_raw``
 still runs.
 
+**Nothing new, nothing rebuilt.** ``needs_build`` (a short-circuit after ``load_raw``)
+compares a fingerprint of what a build would be made from (the raw layer's file versions, the
+as-of date, the dbt project, the pipeline's code and libraries) with the one recorded by the
+last publish (``outreach/build_state.py``). When they are equal and the published file is still
+the one recorded, the build group, ``check`` and ``publish`` are skipped (not failed): the
+published warehouse stays as it is, ``report`` still runs and says so (``run.json``:
+``"up_to_date": true`` and ``"build": {"skipped": true, ...}``), and ``verdict`` passes. A new or
+changed file, another as-of date, a changed model or ``dag_run.conf["rebuild"]`` builds.
+
 **dbt, one task per model.** ``build`` is a task group (astronomer-cosmos, ``ExecutionMode.WATCHER``,
 rendered from the prebuilt ``dbt_project/target/manifest.json``; ``outreach/dbt_airflow.py``):
 ``dbt_producer_watcher`` runs one ``dbt build`` of the models (no tests: they run in ``check``),
@@ -128,6 +137,16 @@ def outreach_nightly():
 
         return stages.load_raw(_settings(), _ctx(run))
 
+    # skips only the build group's first tasks; the rest follow their trigger rules (check and
+    # publish are skipped after them, report and verdict still run)
+    @task.short_circuit(ignore_downstream_trigger_rules=False, pool=WRITER_POOL)
+    def needs_build(run: dict, **context) -> bool:
+        """False when nothing changed since the last publish: build, check, publish skipped."""
+        from outreach import stages
+
+        conf = context["dag_run"].conf or {}
+        return stages.decide_build(_settings(), _ctx(run), rebuild=bool(conf.get("rebuild")))
+
     @task(retries=0, pool=WRITER_POOL)
     def check(run: dict) -> dict:
         from outreach import stages
@@ -174,7 +193,7 @@ def outreach_nightly():
         publish(run),
         report(run),
     )
-    ingested >> built >> checked >> published >> reported >> verdict(run)
+    ingested >> needs_build(run) >> built >> checked >> published >> reported >> verdict(run)
 
 
 nightly = outreach_nightly()

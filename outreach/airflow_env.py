@@ -98,8 +98,9 @@ def logical_date_for(as_of: dt.date, settings: Settings) -> dt.datetime:
     return dt.datetime.combine(as_of, dt.time(2, 0), tzinfo=settings.tz)
 
 
-def run_once(settings: Settings, as_of: dt.date) -> str:
-    """Run the whole DAG once; returns the DAG run's final state."""
+def run_once(settings: Settings, as_of: dt.date, rebuild: bool = False) -> str:
+    """Run the whole DAG once; returns the DAG run's final state. ``rebuild``: build, check and
+    publish even when nothing changed since the last publish."""
     configure(settings)
     migrate(settings)
     refresh_manifest(settings)
@@ -112,7 +113,8 @@ def run_once(settings: Settings, as_of: dt.date) -> str:
     # serialized alert up by a dict instead of its id).
     dag.deadline = None
     dag_run = dag.test(
-        logical_date=logical_date_for(as_of, settings), run_conf={"as_of": as_of.isoformat()}
+        logical_date=logical_date_for(as_of, settings),
+        run_conf={"as_of": as_of.isoformat(), **({"rebuild": True} if rebuild else {})},
     )
     return str(dag_run.state)
 

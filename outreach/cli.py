@@ -1,7 +1,7 @@
 """The ``outreach`` command: a thin CLI over the project's packages.
 
 outreach demo [DIR] [--scale N] write the demo inbox (default: $OUTREACH_HOME/inbox), N times over
-outreach run [--as-of DATE]     run the nightly DAG once, in-process (embedded Airflow)
+outreach run [--as-of DATE] [--rebuild] run the nightly DAG once, in-process (embedded Airflow)
 outreach headlines [--published] print the headline figures of the warehouse
 outreach templates DIR          write a blank template per dataset for the partners
 outreach rotate-pii-key         re-tokenise the raw layer with a new PII key
@@ -59,6 +59,8 @@ def _print_summary(run: dict) -> None:
 
     print()
     print(f"as-of {run['as_of']}  run {run['run_id']}  published: {run['published']}")
+    if run.get("up_to_date"):
+        print(f"  nothing to rebuild (build, check and publish skipped): {run['build']['reason']}")
     for reason in run["reasons"]:
         print(f"  not published because: {reason}")
     print(
@@ -112,7 +114,7 @@ def _cmd_run(args) -> int:
     print(
         f"running outreach_nightly for as-of {as_of} (Airflow metadata in {settings.airflow_home})"
     )
-    state = airflow_env.run_once(settings, as_of)
+    state = airflow_env.run_once(settings, as_of, rebuild=args.rebuild)
     run_json = airflow_env.latest_run_json(settings)
     if run_json.exists():
         run = json.loads(run_json.read_text(encoding="utf-8"))
@@ -229,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo-if-empty",
         action="store_true",
         help="write the demo inbox first if the inbox is empty, and report on its as-of date",
+    )
+    run.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="build, check and publish even when nothing changed since the last publish",
     )
     run.set_defaults(func=_cmd_run)
     head = sub.add_parser("headlines", help="print the headline figures")

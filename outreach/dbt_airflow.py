@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,8 @@ def set_run_time_config(context: Any, operator: Any, *, run_task_id: str) -> Non
         "OUTREACH_BUILD_DB": str(settings.build_db),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+    # when this dbt command started, for the build stage's time (record_results)
+    operator.outreach_dbt_started = time.monotonic()
 
 
 def record_results(project_dir: str, *, context: Any, run_task_id: str) -> None:
@@ -87,7 +90,13 @@ def record_results(project_dir: str, *, context: Any, run_task_id: str) -> None:
     from outreach.settings import load_settings
 
     results = dbt_runner.read_results(Path(project_dir) / "target")
-    stages.record_build(load_settings(), _run_context(context, run_task_id), results)
+    started = getattr(context.get("task"), "outreach_dbt_started", None)
+    stages.record_build(
+        load_settings(),
+        _run_context(context, run_task_id),
+        results,
+        seconds=None if started is None else time.monotonic() - started,
+    )
 
 
 def record_failure(context: Any, *, run_task_id: str) -> None:

@@ -66,7 +66,13 @@ def build_run_json(
     paths: dict[str, str],
     warehouse: dict | None = None,
     late_reports: list[dict] | None = None,
+    build: dict | None = None,
+    up_to_date: bool = False,
+    timings: dict | None = None,
 ) -> dict:
+    """``published``: this run published a new warehouse. ``up_to_date``: it did not need to:
+    the gate found nothing changed since the run in ``build["reuses_run"]`` published, whose
+    warehouse stays (build, check and publish were skipped). ``timings``: seconds per stage."""
     check_rows = [
         {
             "rule_id": c["rule_id"],
@@ -91,6 +97,9 @@ def build_run_json(
         "warehouse": warehouse or {},
         "late_reports": late_reports or [],
         "paths": paths,
+        "up_to_date": up_to_date,
+        "build": build or {},
+        "timings": timings or {},
     }
 
 
@@ -104,12 +113,24 @@ def _fmt(metric: str, value) -> str:
     return f"{int(value):,}"
 
 
+def _published_text(run: dict) -> str:
+    if run["published"]:
+        return "是"
+    if run.get("up_to_date"):
+        reused = (run.get("build") or {}).get("reuses_run") or ""
+        return (
+            f"无需重新发布：自运行 {reused} 发布以来没有新的或改动的文件，统计截止日期与程序均未变化，"
+            "未重新构建和检查，已发布的数据仓库保持不变（以下检查结果为该次运行的结果）"
+        )
+    return "否"
+
+
 def summary_markdown(run: dict, ingest: dict) -> str:
     lines = [
         f"# 数据仓库运行报告 {run['run_id']}",
         "",
         f"- 统计截止日期：{run['as_of']}",
-        f"- 是否已发布：{'是' if run['published'] else '否'}",
+        f"- 是否已发布：{_published_text(run)}",
     ]
     if run["reasons"]:
         lines.append("- 未发布原因：")

@@ -1,8 +1,10 @@
 """The stages of one run, as plain functions: the DAG's tasks call these and nothing else.
 
-prepare -> ingest -> build -> check -> publish -> report. Each stage writes what it found to
-``reports/<run id>/<stage>.json`` so that the report stage can tell the whole story even when a
-stage failed; the DAG passes only the small run context between tasks.
+prepare -> ingest -> gate -> build -> check -> publish -> report. Each stage writes what it
+found to ``reports/<run id>/<stage>.json`` so that the report stage can tell the whole story even
+when a stage failed, and how long it took to ``reports/<run id>/timings/`` (``outreach.timings``);
+the DAG passes only the small run context between tasks. The gate skips build, check and publish
+when nothing changed since the last publish (``outreach.build_state``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
+from outreach import timings
 from outreach.context import RunContext, as_of_for_logical_date, new_run_context
 from outreach.settings import Settings, parse_date
 
@@ -90,6 +93,7 @@ def prepare(settings: Settings, logical_date: dt.datetime | None, conf: dict | N
         as_of = settings.resolve_as_of()
     ctx = new_run_context(as_of)
     ctx.report_dir(settings).mkdir(parents=True, exist_ok=True)
+    timings.record(ctx.report_dir(settings), "prepare", 0.0)
     log.info("run %s reports on %s", ctx.run_id, as_of)
     return ctx.to_xcom()
 
@@ -104,7 +108,7 @@ def plan_ingest(settings: Settings, ctx: RunContext) -> dict:
     from ingest.pipeline import plan_ingest as plan
     from outreach import progress
 
-    with _recorded(settings, ctx, "ingest"):
+    with _recorded(settings, ctx, "ingest"), timings.timed(ctx.report_dir(settings), "plan_ingest"):
         progress.stage("ingest", f"reading {settings.inbox}")
         summary = plan(settings.inbox, settings.build_db, staging_dir(settings, ctx))
         progress.stage(
@@ -119,7 +123,10 @@ def parse_batch(settings: Settings, ctx: RunContext, batch: int) -> dict:
     """Parse one batch of the plan in sandboxed workers; no database is touched."""
     from ingest.pipeline import parse_batch as parse
 
-    with _recorded(settings, ctx, f"parse_{batch}"):
+    with (
+        _recorded(settings, ctx, f"parse_{batch}"),
+        timings.timed(ctx.report_dir(settings), f"parse_{batch}"),
+    ):
         return parse(staging_dir(settings, ctx), batch, settings.gazetteer, settings.tz)
 
 
@@ -138,7 +145,7 @@ def load_raw(settings: Settings, ctx: RunContext) -> dict:
             outcome.rows_quarantined,
         )
 
-    with _recorded(settings, ctx, "ingest"):
+    with _recorded(settings, ctx, "ingest"), timings.timed(ctx.report_dir(settings), "load_raw"):
         summary = load_staged(
             staging_dir(settings, ctx),
             build_db=settings.build_db,
@@ -157,13 +164,32 @@ def load_raw(settings: Settings, ctx: RunContext) -> dict:
     return {k: summary[k] for k in ("files", "rows", "sheets_unmatched")}
 
 
+def decide_build(settings: Settings, ctx: RunContext, rebuild: bool = False) -> bool:
+    """The gate before the build: False when nothing changed since the last publish (the same
+    raw file versions, as-of date, dbt project and code, the published file still in place), so
+    build, check and publish are skipped and the published warehouse stays as it is; True
+    otherwise, or always with ``rebuild``. The decision and its reason go to
+    ``build_decision.json`` for the report."""
+    from outreach import build_state, progress
+
+    run_dir = ctx.report_dir(settings)
+    with _recorded(settings, ctx, "gate"), timings.timed(run_dir, "gate"):
+        decision = build_state.decide(settings, ctx.as_of, force=rebuild)
+        _write(run_dir / "build_decision.json", decision.as_dict())
+        if decision.build:
+            build_state.invalidate(settings)  # the build file is about to change
+        progress.stage("build", f"{'building' if decision.build else 'skipped'}: {decision.reason}")
+    return decision.build
+
+
 def build(settings: Settings, ctx: RunContext) -> dict:
     """Every model in one ``dbt run``, outside Airflow (scripts, tests). The DAG runs the build
     stage as a task group with one task per model instead (``outreach/dbt_airflow.py``), which
     records its results with ``record_build``."""
-    from outreach import dbt_runner, progress
+    from outreach import build_state, dbt_runner, progress
 
-    with _recorded(settings, ctx, "build"):
+    build_state.invalidate(settings)  # whatever was published, the build file changes now
+    with _recorded(settings, ctx, "build"), timings.timed(ctx.report_dir(settings), "build"):
         progress.stage("dbt", f"building models for as-of {ctx.as_of}")
         models = dbt_runner.build_models(settings, ctx.as_of)
         _write(ctx.report_dir(settings) / "build.json", {"models": [m.__dict__ for m in models]})
@@ -171,14 +197,25 @@ def build(settings: Settings, ctx: RunContext) -> dict:
     return {"models": len(models)}
 
 
-def record_build(settings: Settings, ctx: RunContext, results: list) -> dict:
+def record_build(
+    settings: Settings, ctx: RunContext, results: list, seconds: float | None = None
+) -> dict:
     """The build stage runs as one Airflow task per model (``outreach/dbt_airflow.py``); after
     each of its dbt commands, merge the model results (``DbtNodeResult``) into ``build.json``,
     the latest result of a model winning (a model task retried alone replaces its entry), and
-    keep ``build.error.json`` naming the models that failed, removed once none has."""
+    keep ``build.error.json`` naming the models that failed, removed once none has. ``seconds``:
+    how long the dbt command took, added to the build stage's time."""
     from outreach import progress
 
     run_dir = ctx.report_dir(settings)
+    if seconds is not None:
+        before = timings.collect(run_dir).get("build", {})
+        timings.record(
+            run_dir,
+            "build",
+            before.get("seconds", 0.0) + seconds,
+            dbt_commands=before.get("dbt_commands", 0) + 1,
+        )
     merged = {m["unique_id"]: m for m in (_read(run_dir / "build.json") or {}).get("models", [])}
     merged.update({r.unique_id: dict(r.__dict__) for r in results})
     models = [merged[k] for k in sorted(merged)]
@@ -220,12 +257,18 @@ def check(settings: Settings, ctx: RunContext) -> dict:
     from outreach.checks import record_checks, record_history, run_checks
     from outreach.publish import baseline_for
 
-    with _recorded(settings, ctx, "check"):
+    with (
+        _recorded(settings, ctx, "check"),
+        timings.timed(ctx.report_dir(settings), "check") as parts,
+    ):
+        watch = timings.Stopwatch(parts)
         # The audit reads the build file as it is now, not as dbt left it: dq_results is
         # rebuilt and every dbt test runs here, after which GX and the Python checks follow.
         progress.stage("checks", "rebuilding dq_results; running dbt data tests and unit tests")
         dbt_runner.build_models(settings, ctx.as_of, select="dq_results")
+        watch.lap("dq_results")
         tests = dbt_runner.run_tests(settings, ctx.as_of)
+        watch.lap("dbt_test")
         _write(ctx.report_dir(settings) / "tests.json", {"tests": [t.__dict__ for t in tests]})
         not_passing = sum(1 for t in tests if t.status in ("fail", "error", "warn"))
         progress.stage(
@@ -239,8 +282,10 @@ def check(settings: Settings, ctx: RunContext) -> dict:
             tests,
             docs_dir=ctx.report_dir(settings) / "data_docs",
         )
+        watch.lap("gx_and_python")
         record_checks(settings.build_db, report, ctx.as_of)
         record_history(settings.build_db, report, ctx.as_of, ctx.run_id)
+        watch.lap("record")
         data = report.as_dict()
         _write(ctx.report_dir(settings) / "check.json", data)
         progress.stage(
@@ -259,12 +304,21 @@ def check(settings: Settings, ctx: RunContext) -> dict:
 
 
 def publish(settings: Settings, ctx: RunContext) -> dict:
-    from outreach import progress
+    from outreach import build_state, progress
     from outreach.publish import publish as do_publish
 
-    with _recorded(settings, ctx, "publish"):
+    run_dir = ctx.report_dir(settings)
+    with _recorded(settings, ctx, "publish"), timings.timed(run_dir, "publish"):
         result = do_publish(settings.build_db, settings.published_db, ctx.run_id, ctx.as_of)
-        _write(ctx.report_dir(settings) / "publish.json", result)
+        _write(run_dir / "publish.json", result)
+        # what was just published, for the gate of the next run: the fingerprint the gate took
+        # (the build was made from it), or one taken now when no gate ran (scripts, tests)
+        decided = _read(run_dir / "build_decision.json") or {}
+        fp = build_state.fingerprint(settings, ctx.as_of)
+        if decided.get("fingerprint") not in (None, fp.digest):
+            log.warning("the build's inputs changed during the run: not recording it as current")
+        else:
+            build_state.record_published(settings, fp, ctx.run_id, result)
         if result["current"]:
             progress.stage("publish", f"published {settings.published_db}")
         else:
@@ -346,22 +400,38 @@ def read_late_reports(db: Path) -> list[dict]:
 
 
 def report(settings: Settings, ctx: RunContext) -> dict:
+    import shutil
+    import time
+
     from outreach.feedback import write_feedback
     from outreach.followup import write_followups
     from outreach.publish import publication_info
     from outreach.report import build_run_json, write_report
 
+    started = time.perf_counter()
     run_dir = ctx.report_dir(settings)
     ingest_data = _read(run_dir / "ingest.json") or {}
     checks = _read(run_dir / "check.json")
     published = (run_dir / "publish.json").exists()
+    decision = _read(run_dir / "build_decision.json")
+    skipped = bool(decision) and not decision["build"] and not published
+    if skipped and decision.get("reuses_run"):
+        # nothing was rebuilt: the checks of the build still published are this night's too
+        reused = settings.reports_dir / decision["reuses_run"]
+        checks = _read(reused / "check.json")
+        if (reused / "data_docs").is_dir() and not (run_dir / "data_docs").exists():
+            shutil.copytree(reused / "data_docs", run_dir / "data_docs")
     reasons = []
-    for name in ("ingest", "build", "check", "publish"):
+    for name in ("ingest", "gate", "build", "check", "publish"):
         err = _read(run_dir / f"{name}.error.json")
         if err:
             reasons.append(f"{name}: {err['error']}")
-    if not published and not reasons:
+    up_to_date = skipped and not reasons
+    if not published and not reasons and not up_to_date:
         reasons.append("publish did not run")
+    stage_times = timings.collect(run_dir)
+    # the report's own time, until the report is written
+    stage_times["report"] = {"seconds": round(time.perf_counter() - started, 3)}
     run = build_run_json(
         run_id=ctx.run_id,
         as_of=ctx.as_of.isoformat(),
@@ -378,12 +448,29 @@ def report(settings: Settings, ctx: RunContext) -> dict:
             "published": str(settings.published_db),
             "report": str(run_dir),
         },
+        build=_build_record(decision, skipped),
+        up_to_date=up_to_date,
+        timings=stage_times,
     )
     # before write_report copies the run's folder to latest/
     write_feedback(settings.build_db, run_dir, ctx.run_id)
     write_followups(settings.build_db, run_dir, ctx.as_of, gazetteer=settings.gazetteer)
+    run["timings"]["report"]["seconds"] = round(time.perf_counter() - started, 3)
     write_report(settings.reports_dir, run, ingest_data)
-    return {"published": published, "run_id": ctx.run_id}
+    return {"published": published, "up_to_date": up_to_date, "run_id": ctx.run_id}
+
+
+def _build_record(decision: dict | None, skipped: bool) -> dict:
+    """run.json's "build": whether the gate let the build run, and why."""
+    if not decision:
+        return {"skipped": False, "reason": "no gate ran"}
+    return {
+        "skipped": skipped,
+        "reason": decision["reason"],
+        "changed": list(decision.get("changed") or []),
+        "reuses_run": decision.get("reuses_run") if skipped else None,
+        "fingerprint": decision.get("fingerprint"),
+    }
 
 
 class RunFailed(RuntimeError):
@@ -394,5 +481,7 @@ def verdict(settings: Settings, ctx: RunContext) -> dict:
     run = _read(ctx.report_dir(settings) / "run.json") or {}
     if run.get("published"):
         return {"published": True}
+    if run.get("up_to_date"):  # nothing changed: the published warehouse is already tonight's
+        return {"published": False, "up_to_date": True}
     reasons = run.get("reasons") or ["the report was not written"]
     raise RunFailed(f"run {ctx.run_id} (as-of {ctx.as_of}) did not publish:\n" + "\n".join(reasons))

@@ -1,7 +1,8 @@
 """End to end: the real DAG through ``dag.test()`` on the demo inbox, as ``outreach run`` runs it.
 
-One demo run is shared by the module (it takes about a minute). A second run proves that a
-reader holding the published file open never blocks the nightly writer.
+One demo run is shared by the module (it takes about a minute). A second run (a rebuild asked
+for) proves that a reader holding the published file open never blocks the nightly writer; a
+third, with nothing new, skips build, check and publish and keeps the published file.
 """
 
 from __future__ import annotations
@@ -162,7 +163,8 @@ def test_a_reader_on_the_published_file_never_blocks_the_night_run(demo_home):
     home, _ = demo_home
     published = home / "published" / "outreach.duckdb"
     before = published.stat().st_ino
-    proc = _run(home, "--as-of", "2014-06-30", background=True)
+    # nothing is new: without --rebuild the gate would rightly skip the build (next test)
+    proc = _run(home, "--as-of", "2014-06-30", "--rebuild", background=True)
     reads = 0
     reader = duckdb.connect(str(published), read_only=True)  # held open for the whole run
     try:
@@ -182,6 +184,47 @@ def test_a_reader_on_the_published_file_never_blocks_the_night_run(demo_home):
         "select as_of, count(distinct run_id) from marts.dq_history group by 1"
     ).fetchall()
     assert runs == [(DEMO_AS_OF, 1)]  # the rerun replaced that date's rows
+
+
+def test_a_night_with_nothing_new_skips_the_build_and_keeps_the_published_file(demo_home):
+    import hashlib
+    import sqlite3
+
+    home, _ = demo_home
+    published = home / "published" / "outreach.duckdb"
+    sha, inode = hashlib.sha256(published.read_bytes()).hexdigest(), published.stat().st_ino
+    previous = json.loads((home / "reports" / "latest" / "run.json").read_text(encoding="utf-8"))
+    proc = _run(home, "--as-of", "2014-06-30")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "DAG run state: success" in proc.stdout and "nothing to rebuild" in proc.stdout
+    run = json.loads((home / "reports" / "latest" / "run.json").read_text(encoding="utf-8"))
+    assert run["run_id"] != previous["run_id"]
+    assert run["published"] is False and run["up_to_date"] is True and run["reasons"] == []
+    assert run["build"]["skipped"] is True and run["build"]["reuses_run"] == previous["run_id"]
+    assert run["files"]["loaded"] == 0 and run["files"]["unchanged"] > 50
+    assert run["headlines"] == previous["headlines"] and run["checks"] == previous["checks"]
+    assert hashlib.sha256(published.read_bytes()).hexdigest() == sha
+    assert published.stat().st_ino == inode
+    # in Airflow: the dbt group, check and publish skipped, not failed
+    con = sqlite3.connect(home / "airflow" / "airflow.db")
+    try:
+        (last,) = con.execute(
+            "select run_id from dag_run where dag_id = 'outreach_nightly' "
+            "order by start_date desc limit 1"
+        ).fetchone()
+        states = dict(
+            con.execute(
+                "select task_id, state from task_instance where dag_id = 'outreach_nightly' "
+                "and run_id = ?",
+                (last,),
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    assert states["needs_build"] == states["report"] == states["verdict"] == "success"
+    assert states["check"] == states["publish"] == states["build.dbt_producer_watcher"] == "skipped"
+    models = [v for k, v in states.items() if k.startswith("build.") and k.endswith("_run")]
+    assert len(models) > 50 and set(models) == {"skipped"}
 
 
 def test_follow_up_lists_feedback_workbooks_and_data_docs(demo_home):

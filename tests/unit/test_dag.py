@@ -37,15 +37,32 @@ def test_dag_wiring_and_schedule():
     dag = load_dag()
     assert dag.dag_id == "outreach_nightly"
     assert dag.catchup is False and dag.max_active_runs == 1
-    outside = ["claim_warehouse", "prepare", "plan_ingest", "parse_files", "load_raw"]
+    outside = [
+        "claim_warehouse",
+        "prepare",
+        "plan_ingest",
+        "parse_files",
+        "load_raw",
+        "needs_build",
+    ]
     after = ["check", "publish", "report", "verdict"]
     group = dag.task_group_dict["build"]
     assert set(dag.task_ids) - {t.task_id for t in _build_tasks(dag)} == set(outside + after)
-    # claim >> prepare >> plan >> parse (mapped) >> load >> build (the group) >> check >> ...
+    # claim >> prepare >> plan >> parse (mapped) >> load >> gate >> build (the group) >> check
     for upstream, downstream in zip(outside, outside[1:], strict=False):
         assert downstream in dag.get_task(upstream).downstream_task_ids, upstream
-    assert {t.task_id for t in group.roots} <= dag.get_task("load_raw").downstream_task_ids
+    gate = dag.get_task("needs_build")
+    assert {t.task_id for t in group.roots} == gate.downstream_task_ids
+    assert {t.task_id for t in group.roots} & dag.get_task("load_raw").downstream_task_ids == set()
     assert {t.task_id for t in group.leaves} <= dag.get_task("check").upstream_task_ids
+    # nothing changed: the gate skips the group's first tasks only, the rest follow their
+    # trigger rules: the group and check and publish are skipped, report and verdict run
+    # (tests/integration/test_rebuild_gate.py runs it)
+    assert type(gate).__name__ == "_ShortCircuitDecoratedOperator"
+    assert gate.ignore_downstream_trigger_rules is False
+    assert {dag.get_task(t).trigger_rule for t in ("check", "publish", "verdict")} == {
+        "all_success"
+    }
     for upstream, downstream in zip(after, after[1:], strict=False):
         assert downstream in dag.get_task(upstream).downstream_task_ids, upstream
     assert dag.get_task("claim_warehouse").mode == "reschedule"  # waits without a worker slot
@@ -55,7 +72,7 @@ def test_dag_wiring_and_schedule():
     assert dag.get_task("load_raw").retries >= 1
     writers = {t.task_id for t in dag.tasks if t.pool == WRITER_POOL}
     others = writers - {t.task_id for t in _build_tasks(dag)}
-    assert others == {"plan_ingest", "load_raw", "check", "publish"}
+    assert others == {"plan_ingest", "load_raw", "needs_build", "check", "publish"}
     assert dag.get_task("parse_files").pool != WRITER_POOL  # parsing writes no database
     assert [o.name for o in dag.get_task("publish").outlets] == ["outreach_published_warehouse"]
     assert dag.on_failure_callback is not None and dag.deadline is not None  # alerts by mail
