@@ -42,13 +42,18 @@ def _init_worker(memory_bytes: int, gazetteer_path: str) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # an abort leaves no core file behind
     # Warm up as soon as the worker starts, before any file arrives: the contract, the gazetteer
     # and zhconv's dictionary (loaded on first use) are the same for every file it will parse.
-    from ingest.places import load_gazetteer
-    from ingest.registry import load_registry
-    from ingest.text import clean
+    # A failure here is left to the first task, which raises it as it always did: an initializer
+    # that raises would break the pool, and every file would look like a parser crash.
+    try:
+        from ingest.places import load_gazetteer
+        from ingest.registry import load_registry
+        from ingest.text import clean
 
-    load_registry()
-    load_gazetteer(Path(gazetteer_path))
-    clean("")
+        load_registry()
+        load_gazetteer(Path(gazetteer_path))
+        clean("")
+    except Exception:  # left to the first task (see above)
+        pass
 
 
 def _ready() -> bool:
