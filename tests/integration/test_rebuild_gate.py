@@ -207,8 +207,8 @@ def test_the_dag_skips_build_check_and_publish_when_nothing_changed(tmp_path):
     assert result["called"] == ["plan_ingest", "load_raw", "decide_build", "report", "verdict"]
     group = {k: v for k, v in states.items() if k.startswith("build.")}
     assert len(group) > 50
-    # cosmos' gate task absorbs the producer's skip (NONE_FAILED); everything else is skipped
-    assert group.pop("build.dbt_producer_watcher_done") == "success"
+    # every task of the group skipped by the gate at once, cosmos' own producer_done too
+    assert "build.dbt_producer_watcher_done" in group
     assert set(group.values()) == {"skipped"}
     assert states["check"] == states["publish"] == "skipped"
     assert states["needs_build"] == states["report"] == states["verdict"] == "success"
