@@ -1,7 +1,7 @@
 """The demo at a scale factor (outreach/demo/scale.py): x1 is today's demo byte for byte, another
 片区 is a whole programme of its own that shares no identifier with any other, the big visits
 workbook holds every visit of the bulk 片区, and a bad scale gets a clear error. Writing x2 and
-loading it into a warehouse: tests/integration/test_demo_scale.py."""
+loading it into a warehouse: tests/integration/test_scaled_demo.py."""
 
 from __future__ import annotations
 
@@ -14,13 +14,16 @@ from outreach import cli
 from outreach.demo import DEMO_AS_OF, demo_truth, write_demo_inbox
 from outreach.demo.scale import (
     MAX_SCALE,
+    SEED_STRIDE,
     ScaleError,
     big_file_layout,
     check_scale,
     cn_number,
     is_bulk,
     part_layouts,
+    part_seed,
     part_truth,
+    plan_part,
 )
 from outreach.demo.truth import (
     TARGETS,
@@ -47,8 +50,13 @@ def inbox_digest(root: Path, files) -> str:
 
 
 @pytest.fixture(scope="module")
-def part2():
-    return part_truth(2)
+def planned2():
+    return plan_part(2)
+
+
+@pytest.fixture(scope="module")
+def part2(planned2):
+    return planned2[0]
 
 
 # --------------------------------------------------------------------------- bad scale
@@ -212,9 +220,17 @@ def test_bulk_parts():
     assert not is_bulk(1, 1)
 
 
-def test_bulk_part_sends_its_visits_in_the_big_workbook(part2):
-    small = part_layouts(part2, 2, bulk=False)
-    bulk = part_layouts(part2, 2, bulk=True)
+def test_a_seed_that_does_not_fit_is_followed_by_the_next_of_the_part():
+    """片区 25's first seed gives 加茂镇 fewer than four visits in 2012Q1, where the planner
+    plants a bad row: the 片区 takes its next seed, whole."""
+    t, planned = plan_part(25)
+    assert t.seed == part_seed(25) + SEED_STRIDE
+    assert planned and all(c.code.startswith("P025-") for c in t.cadres)
+
+
+def test_bulk_part_sends_its_visits_in_the_big_workbook(part2, planned2):
+    small = part_layouts(planned2[1], 2, bulk=False)
+    bulk = part_layouts(planned2[1], 2, bulk=True)
     visits_files = [f for f in small if any(s.dataset == "visits" for s in f.sheets)]
     assert visits_files and all(f.path.split("/")[1] == "片区002" for f in small)
     assert [f.path for f in bulk] == [f.path for f in small if f not in visits_files]
