@@ -143,3 +143,42 @@ def test_data_docs_failure_is_logged_not_raised(build_db, results, tmp_path, mon
     assert run_suites(build_db, AS_OF, docs_dir=docs) == results
     assert "Data Docs not built" in caplog.text
     assert not docs.exists()  # no stale site passes for this attempt's
+
+
+def test_gx_reads_only_the_columns_its_expectations_name():
+    from great_expectations import expectations as E
+
+    from expectations.runner import _columns_read
+
+    visits = build_suites(AS_OF)["fct_visits"]
+    named = {e.column for e in visits}
+    assert _columns_read(visits) == ", ".join(
+        f'"{c}"' for c in dict.fromkeys(e.column for e in visits)
+    )
+    assert named == {"visit_id", "visit_date", "cadre_id", "household_id", "quarter", "visit_mode"}
+    # an expectation about the whole table needs every column
+    assert _columns_read([*visits, E.ExpectTableRowCountToBeBetween(min_value=1)]) == "*"
+
+
+def test_a_mart_with_more_columns_gives_the_same_results(build_db, results, tmp_path):
+    """Free text beside the columns the suite reads changes nothing (it is never read)."""
+    wide = tmp_path / "wide.duckdb"
+    _make_build(wide)
+    con = duckdb.connect(str(wide))
+    con.execute("alter table marts.fct_visits add column notes VARCHAR default '走访拉家常'")
+    con.close()
+    assert [(r.rule_id, r.failures, r.sample) for r in run_suites(wide, AS_OF)] == [
+        (r.rule_id, r.failures, r.sample) for r in results
+    ]
+
+
+def test_a_column_the_suite_names_but_the_mart_lacks_fails_its_expectation(tmp_path):
+    narrow = tmp_path / "narrow.duckdb"
+    _make_build(narrow)
+    con = duckdb.connect(str(narrow))
+    con.execute("alter table marts.fct_visits drop column visit_mode")
+    con.close()
+    rules = _by_rule(run_suites(narrow, AS_OF))
+    missing = rules["gx:fct_visits:column_values_to_be_in_set:visit_mode"]
+    assert missing.severity == "error" and missing.failures >= 1
+    assert rules["gx:fct_visits:column_values_to_be_unique:visit_id"].failures == 2
