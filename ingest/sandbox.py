@@ -10,14 +10,11 @@ never parses: it only commits what the workers return.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import resource
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,6 +22,7 @@ from zoneinfo import ZoneInfo
 from ingest.discover import InboxFile
 from ingest.guard import DEFAULT_LIMITS, Limits
 from ingest.parse import FileOutcome, process_file
+from ingest.spawning import allow_children, main_module_not_rerun, spawn_context
 
 log = logging.getLogger("outreach.ingest.sandbox")
 
@@ -74,47 +72,6 @@ def _failed(file: InboxFile, rule_id: str, message: str) -> FileOutcome:
     return FileOutcome(file, "quarantined", problem=(rule_id, message))
 
 
-def _allow_children() -> None:
-    """Let this process start the sandbox's workers even when it is marked daemonic.
-
-    Under the CeleryExecutor a task runs in a process forked from Celery's prefork pool (billiard),
-    which multiprocessing regards as a daemon, and a daemon may not start children ("daemonic processes
-    are not allowed to have children"). The rule exists so that a daemon's children are not left
-    behind when it is terminated; the sandbox never leaves its workers behind (its pool is shut
-    down or killed on every way out), so the flag is lifted for this process.
-    """
-    current = multiprocessing.current_process()
-    if current.daemon:
-        current._config["daemon"] = False  # the public setter refuses on a started process
-    # Celery's billiard stands in its own process object, whose authentication key the standard
-    # library refuses to pickle for a spawned child: hand it the same key as the standard type.
-    standard = multiprocessing.process.AuthenticationString
-    if type(current.authkey) is not standard:
-        current._config["authkey"] = standard(bytes(current.authkey))
-
-
-@contextmanager
-def _main_module_not_rerun():
-    """Spawn workers without running the parent's ``__main__`` again in them.
-
-    A spawned child normally re-imports the parent's main module (as ``__mp_main__``). Under
-    Airflow that is the ``airflow`` command, whose import needs the metadata database, which a
-    task process is not given: every worker died before parsing anything. The workers need only
-    ``ingest``, which they import by name, so the main module is hidden while they start.
-    """
-    main = sys.modules["__main__"]
-    saved = {
-        name: main.__dict__[name] for name in ("__file__", "__spec__") if name in main.__dict__
-    }
-    main.__dict__.pop("__file__", None)
-    main.__spec__ = None
-    try:
-        yield
-    finally:
-        main.__dict__.pop("__spec__", None)
-        main.__dict__.update(saved)
-
-
 class Sandbox:
     def __init__(self, gazetteer_path: Path, tz: ZoneInfo, limits: SandboxLimits = SandboxLimits()):
         self.args = (str(gazetteer_path), str(tz))
@@ -122,10 +79,10 @@ class Sandbox:
         self._pool: ProcessPoolExecutor | None = None
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        _allow_children()
+        allow_children()
         return ProcessPoolExecutor(
             max_workers=self.limits.workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=spawn_context(),
             initializer=_init_worker,
             initargs=(self.limits.memory_bytes, self.args[0]),
         )
@@ -135,7 +92,7 @@ class Sandbox:
         first ``parse`` would otherwise start them and wait)."""
         if self._pool is None:
             self._pool = self._new_pool()
-            with _main_module_not_rerun():
+            with main_module_not_rerun():
                 for _ in range(self.limits.workers):
                     self._pool.submit(_ready)
 
@@ -181,7 +138,7 @@ class Sandbox:
                 isolated = alone
                 file = suspects.pop() if alone else queue.pop()
                 try:
-                    with _main_module_not_rerun():  # a worker may be spawned on submit
+                    with main_module_not_rerun():  # a worker may be spawned on submit
                         future = self._pool.submit(_parse, file, *self.args, self.limits.guard)
                 except BrokenProcessPool:  # a worker died before we looked: isolate everyone
                     (suspects if alone else queue).append(file)

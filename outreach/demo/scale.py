@@ -35,10 +35,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
-from multiprocessing import get_context
 from pathlib import Path
+
+from ingest.spawning import allow_children, main_module_not_rerun, spawn_context
 
 from . import names as N
 from .inbox import FileLayout, Planner, record
@@ -447,15 +448,36 @@ def write_big_file(root: str, parts: list[int], visits: list) -> PartResult:
 
 
 def write_parts(root: Path, scale: int, workers: int | None = None) -> list[PartResult]:
-    """Write 片区 2..``scale`` and the big file under ``root``, in ``workers`` processes."""
+    """Write 片区 2..``scale`` and the big file under ``root``, in ``workers`` spawned processes
+    (``workers == 1``: in this process). The files do not depend on ``workers``."""
     workers = workers or min(2, os.cpu_count() or 1)
     bulk = [p for p in range(2, scale + 1) if is_bulk(p, scale)]
     # the bulk 片区 first: the big file is written while the others still are
     order = bulk + [p for p in range(2, scale + 1) if p not in bulk]
+    if workers == 1:
+        results: dict[object, PartResult] = {p: write_part(str(root), p, scale) for p in order}
+        if bulk:
+            visits = [v for p in bulk for v in results[p].bulk_visits]
+            results.update({p: replace(results[p], bulk_visits=()) for p in bulk})
+            results["big"] = write_big_file(str(root), bulk, visits)
+    else:
+        results = _write_parts_in_pool(root, scale, workers, order, bulk)
+    return [results[k] for k in [*range(2, scale + 1), *(["big"] if bulk else [])]]
+
+
+def _write_parts_in_pool(
+    root: Path, scale: int, workers: int, order: list[int], bulk: list[int]
+) -> dict[object, PartResult]:
     results: dict[object, PartResult] = {}
     bulk_visits: dict[int, tuple] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        pending = {pool.submit(write_part, str(root), p, scale): p for p in order}
+    allow_children()
+
+    def submit(fn, *args) -> Future:
+        with main_module_not_rerun():  # the pool may spawn a worker on any submit
+            return pool.submit(fn, *args)
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn_context()) as pool:
+        pending = {submit(write_part, str(root), p, scale): p for p in order}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -468,8 +490,8 @@ def write_parts(root: Path, scale: int, workers: int | None = None) -> list[Part
                     if len(bulk_visits) == len(bulk):
                         visits = [v for p in bulk for v in bulk_visits[p]]
                         bulk_visits.clear()
-                        pending[pool.submit(write_big_file, str(root), bulk, visits)] = "big"
-    return [results[k] for k in [*range(2, scale + 1), *(["big"] if bulk else [])]]
+                        pending[submit(write_big_file, str(root), bulk, visits)] = "big"
+    return results
 
 
 def sum_headlines(parts: list[tuple[dict, int, int]]) -> dict[str, int | float]:

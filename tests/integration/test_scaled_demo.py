@@ -36,7 +36,7 @@ def digest(root: Path, files) -> str:
 
 @pytest.fixture(scope="module")
 def x2(tmp_path_factory):
-    """x2 written by one worker, loaded into raw, built by dbt and checked by the gate."""
+    """x2 written in this process (one worker), loaded into raw, built by dbt and checked by the gate."""
     home = tmp_path_factory.mktemp("x2_home")
     settings = load_settings({"OUTREACH_HOME": str(home)})
     manifest = write_demo_inbox(settings.inbox, scale=2, workers=1)
@@ -55,23 +55,31 @@ def x2(tmp_path_factory):
     return settings, manifest, checked
 
 
+_GUARDED_MAIN = """
+import sys
+from pathlib import Path
+if __name__ != "__main__":  # a script that cannot run twice (pytest's last __main__ was one)
+    raise RuntimeError("the parent's main module ran again in a demo worker")
+from outreach.demo import write_demo_inbox
+write_demo_inbox(Path(sys.argv[1]), scale=2, workers=2)
+"""
+
+
 def test_x2_bytes_do_not_depend_on_the_process(x2, tmp_path):
-    """Written again in another interpreter (another hash seed, two workers): the same files,
-    bytes and file times."""
+    """Written again in another interpreter (another hash seed, two spawned workers, under a
+    main module that must not run again in them): the same files, bytes and file times."""
     _, manifest, _ = x2
     other = tmp_path / "again"
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from pathlib import Path; from outreach.demo import write_demo_inbox; "
-            "write_demo_inbox(Path(sys.argv[1]), scale=2, workers=2)",
-            str(other),
-        ],
+    script = tmp_path / "main.py"
+    script.write_text(_GUARDED_MAIN)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(other)],
         env=dict(os.environ, PYTHONHASHSEED="4711"),
         cwd=REPO,
-        check=True,
+        capture_output=True,
+        text=True,
     )
+    assert proc.returncode == 0, proc.stderr[-3000:]
     files = sorted(p.relative_to(other).as_posix() for p in other.rglob("*") if p.is_file())
     assert files == list(manifest.files)
     assert digest(other, files) == digest(manifest.root, files)
