@@ -25,7 +25,8 @@ in sandboxed worker processes, writing Arrow IPC files and a JSON account per fi
 ``$OUTREACH_HOME/staging/<run id>/`` (no database: on Celery they spread over the workers, which
 share ``OUTREACH_HOME``); ``load_raw``, the one writer, commits them in the plan's order and
 deletes the staging folder. When nothing changed the parse tasks are skipped and ``load_raw``
-still runs.
+still runs. ``dag_run.conf["parse_batches"]`` caps the number of batches: ``outreach run``
+(dag.test, one process, the mapped tasks one after another) asks for one.
 
 **Nothing new, nothing rebuilt.** ``needs_build`` (a short-circuit after ``load_raw``)
 compares a fingerprint of what a build would be made from (the raw layer's file versions, the
@@ -116,11 +117,13 @@ def outreach_nightly():
         return stages.prepare(_settings(), context.get("logical_date"), context["dag_run"].conf)
 
     @task(pool=WRITER_POOL)
-    def plan_ingest(run: dict) -> list[int]:
-        """New or changed files, in batches; the batch numbers fan the parse tasks out."""
+    def plan_ingest(run: dict, **context) -> list[int]:
+        """New or changed files, in batches; the batch numbers fan the parse tasks out (at most
+        ``dag_run.conf["parse_batches"]`` of them when given)."""
         from outreach import stages
 
-        return stages.plan_ingest(_settings(), _ctx(run))["batches"]
+        limit = stages.parse_batches_limit((context["dag_run"].conf or {}).get("parse_batches"))
+        return stages.plan_ingest(_settings(), _ctx(run), max_batches=limit)["batches"]
 
     @task(max_active_tis_per_dagrun=MAX_PARSE_TASKS)
     def parse_files(run: dict, batch: int) -> dict:

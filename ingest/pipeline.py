@@ -201,11 +201,12 @@ def _current_versions(build_db: Path) -> dict[str, str]:
     return dict(rows)
 
 
-def plan_ingest(inbox: Path, build_db: Path, folder: Path) -> dict:
+def plan_ingest(inbox: Path, build_db: Path, folder: Path, max_batches: int | None = None) -> dict:
     """Decide what this run parses: every file whose bytes are not the path's current version.
 
     Writes ``folder/plan.json`` (a fresh, private staging folder for the run) and returns a
-    small summary with the batch numbers to map the parse tasks over.
+    small summary with the batch numbers to map the parse tasks over (at most ``max_batches``,
+    default ``MAX_BATCHES``).
     """
     if folder.exists():  # a retried plan starts clean: stale accounts must not be loaded
         staging.remove(folder)
@@ -216,7 +217,7 @@ def plan_ingest(inbox: Path, build_db: Path, folder: Path) -> dict:
     current = _current_versions(build_db)
     changed = [f for f in files if current.get(f.rel) != f.sha256]
     unchanged = [f for f in files if current.get(f.rel) == f.sha256]
-    batches = batch_files([f.size for f in changed])
+    batches = batch_files([f.size for f in changed], max_batches=max_batches)
     plan = {
         "inbox": str(inbox.resolve()),
         "changed": [f.rel for f in changed],

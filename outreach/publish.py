@@ -35,6 +35,7 @@ import duckdb
 
 from outreach import marts_cn
 from outreach.checks import mart_tables
+from outreach.settings import DUCKDB_MEMORY_LIMIT
 
 log = logging.getLogger("outreach.publish")
 
@@ -54,7 +55,7 @@ def publish(build_db: Path, published_db: Path, run_id: str, as_of: dt.date) -> 
         leftover.unlink(missing_ok=True)
     root, folder = parquet_dir(published_db), None
     try:
-        con = duckdb.connect(str(tmp))
+        con = duckdb.connect(str(tmp), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
         try:
             con.execute(f"attach '{build_db}' as build (read_only)")
             con.execute("create schema marts")
@@ -166,7 +167,7 @@ def export_parquet(db: Path, root: Path, run_id: str) -> Path:
     staging = runs / f".{folder.name}.tmp"
     staging.mkdir()
     rows: dict[str, int] = {}
-    con = duckdb.connect(str(db), read_only=True)
+    con = duckdb.connect(str(db), read_only=True, config={"memory_limit": DUCKDB_MEMORY_LIMIT})
     try:
         stamp = con.execute("select run_id, as_of, published_at from marts.publication").fetchone()
         for table in mart_tables(con):

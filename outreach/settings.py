@@ -31,6 +31,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DAGS_DIR = PROJECT_ROOT / "dags"
 DEFAULT_GAZETTEER = PROJECT_ROOT / "config" / "gazetteer.yml"
+# What one DuckDB instance of the pipeline may hold in memory (dbt's, in dbt_project/profiles.yml,
+# and the publish step's): DuckDB's default is 80% of the machine, and it keeps what it read
+# until then. Big joins, sorts and copies spill to disk instead (bench/RESULTS.md, x100).
+DUCKDB_MEMORY_LIMIT = "1GB"
 
 
 class SettingsError(ValueError):

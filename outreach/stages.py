@@ -103,14 +103,30 @@ def staging_dir(settings: Settings, ctx: RunContext) -> Path:
     return settings.home / "staging" / ctx.run_id
 
 
-def plan_ingest(settings: Settings, ctx: RunContext) -> dict:
-    """Which files are new or changed, cut into batches: one mapped parse task per batch."""
+def parse_batches_limit(value: object) -> int | None:
+    """``dag_run.conf["parse_batches"]``: the most parse tasks the plan fans out to (a whole
+    number from 1 up), None when not given; anything else is refused with the reason."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"parse_batches must be a whole number from 1 up, not {value!r}")
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"parse_batches must be a whole number from 1 up, not {value!r}")
+    return int(text)
+
+
+def plan_ingest(settings: Settings, ctx: RunContext, max_batches: int | None = None) -> dict:
+    """Which files are new or changed, cut into batches (at most ``max_batches``): one mapped
+    parse task per batch."""
     from ingest.pipeline import plan_ingest as plan
     from outreach import progress
 
     with _recorded(settings, ctx, "ingest"), timings.timed(ctx.report_dir(settings), "plan_ingest"):
         progress.stage("ingest", f"reading {settings.inbox}")
-        summary = plan(settings.inbox, settings.build_db, staging_dir(settings, ctx))
+        summary = plan(
+            settings.inbox, settings.build_db, staging_dir(settings, ctx), max_batches=max_batches
+        )
         progress.stage(
             "ingest",
             f"{summary['files']} files: {summary['changed']} new or changed, "

@@ -108,6 +108,8 @@ def test_run_json_reports_the_run(demo_home):
         "headlines",
     }
     assert run["files"]["quarantined"] == 0 and run["files"]["loaded"] > 50
+    # in one process the plan is one parse batch (by default the 133 files would make three)
+    assert run["timings"]["parse"]["batches"] == 1
     assert run["rows"]["quarantined"] == PLANTED["quarantined_rows"]
     assert run["sheets_unmatched"] == len(PLANTED["unmatched_sheets"])
     assert run["headlines"]["cadres_talked"] == 186

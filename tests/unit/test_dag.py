@@ -294,3 +294,28 @@ def test_dbt_manifest_command_builds_a_missing_manifest_and_then_leaves_it(
     assert "up to date" in capsys.readouterr().out
     assert manifest.stat().st_mtime_ns == built
     assert not list(manifest.parent.glob(".parse-*"))  # dbt's work folder is gone
+
+
+@pytest.mark.parametrize("given, limit", [(None, None), (1, 1), ("8", 8), (" 256 ", 256)])
+def test_parse_batches_from_the_run_configuration(given, limit):
+    from outreach.stages import parse_batches_limit
+
+    assert parse_batches_limit(given) == limit
+
+
+@pytest.mark.parametrize("bad", [0, -3, "0", "two", "1.5", 2.0, True, [], {"n": 1}])
+def test_a_bad_parse_batches_is_refused_with_the_reason(bad):
+    from outreach.stages import parse_batches_limit
+
+    with pytest.raises(ValueError, match="parse_batches must be a whole number from 1 up"):
+        parse_batches_limit(bad)
+
+
+def test_one_parse_batch_holds_every_file_big_or_small():
+    """``outreach run`` (dag.test, one process) plans one batch: a mapped task each would run
+    one after another, each paying its own start-up."""
+    from ingest.pipeline import batch_files
+
+    sizes = [10, 64 * 1024**2, 5, 7] * 40
+    assert batch_files(sizes, max_batches=1) == [list(range(len(sizes)))]
+    assert len(batch_files(sizes)) > 1

@@ -75,3 +75,14 @@ def test_nightly_run_reports_on_the_county_day_of_its_logical_date():
     logical = dt.datetime(2014, 6, 29, 18, 0, tzinfo=dt.UTC)
     assert logical.date() == dt.date(2014, 6, 29)
     assert as_of_for_logical_date(logical, tz) == dt.date(2014, 6, 30)
+
+
+def test_dbt_profile_holds_the_pipelines_duckdb_memory_limit():
+    """dbt's DuckDB and the publish step's share one memory limit (outreach.settings)."""
+    import yaml
+
+    from outreach.settings import DBT_PROJECT_DIR, DUCKDB_MEMORY_LIMIT
+
+    profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
+    dev = profile["outreach"]["outputs"]["dev"]
+    assert dev["settings"]["memory_limit"] == DUCKDB_MEMORY_LIMIT
