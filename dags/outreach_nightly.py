@@ -198,10 +198,11 @@ def outreach_nightly():
     )
     gate = needs_build(run)
     ingested >> gate >> built >> checked >> published >> reported >> verdict(run)
-    # the gate is upstream of every task of the group, not only of its first ones, so that a
-    # skip reaches them all at once: the scheduler (and dag.test()) settles trigger rules one
-    # level of the graph per loop, and the dbt graph is eight levels deep
-    gate >> list(built.iter_tasks())
+    # the gate is upstream of every task it skips (the group's, check, publish), not only of the
+    # group's first ones, so that a skip reaches them all at once: the scheduler (and
+    # dag.test(), which idles a second per loop) settles trigger rules one level of the graph
+    # per loop, and the dbt graph is eight levels deep
+    gate >> [*built.iter_tasks(), checked, published]
 
 
 nightly = outreach_nightly()
