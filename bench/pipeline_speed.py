@@ -15,7 +15,9 @@ when the benchmark starts (the gate counts a change of the pipeline's code as a 
 rebuild: an edit of the working tree during a long benchmark must not turn a rerun into a
 rebuild). Its wall time is measured from outside, its peak memory by sampling the whole process tree every 0.2 s (the embedded Airflow,
 the sandboxed parse workers and every dbt child): the largest sum of RSS seen (an upper bound:
-shared pages count once per process) and of PSS, and ru_maxrss of the largest single process.
+shared pages count once per process) and of PSS, and ru_maxrss of the largest single process
+(an upper bound too: Linux starts a child's ru_maxrss at its parent's RSS when it was spawned,
+so each dbt child counts the outreach process's RSS at that moment).
 The stage times (ingest, dbt build, check, publish) come from the run's own record
 (``reports/<run id>/run.json``, "timings"). The full run's headline figures and obligation flags
 are compared with what the generator says they must be (``DemoManifest.expected``).
