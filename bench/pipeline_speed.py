@@ -576,10 +576,8 @@ def profile(scale: int) -> list[str]:
     of the check's Python part and of publish."""
     from ingest.pipeline import run_ingest
     from outreach import dbt_runner, stages
-    from outreach.checks import record_checks, record_history, run_checks
     from outreach.context import RunContext
     from outreach.demo import write_demo_inbox
-    from outreach.publish import baseline_for
     from outreach.settings import load_settings
 
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
@@ -607,15 +605,7 @@ def profile(scale: int) -> list[str]:
         test_elapsed, test_top = _top_nodes(target)
 
         def python_checks():
-            report = run_checks(
-                settings.build_db,
-                baseline_for(settings.published_db, ctx.as_of),
-                ctx.as_of,
-                tests,
-                docs_dir=ctx.report_dir(settings) / "data_docs",
-            )
-            record_checks(settings.build_db, report, ctx.as_of)
-            record_history(settings.build_db, report, ctx.as_of, ctx.run_id)
+            stages.record_python_checks(settings, ctx, stages.python_checks(settings, ctx, tests))
 
         checks_s, checks_top = _cprofile(python_checks)
         publish_s, publish_top = _cprofile(lambda: stages.publish(settings, ctx))
@@ -641,7 +631,7 @@ def profile(scale: int) -> list[str]:
         head,
         *test_top,
         "",
-        "GX and Python checks (`run_checks`, `record_checks`, `record_history`), by cumulative time:",
+        "GX and Python checks (`stages.python_checks`, `stages.record_python_checks`), by cumulative time:",
         "",
         phead,
         *checks_top,

@@ -108,9 +108,9 @@ def parse_batches_limit(value: object) -> int | None:
     number from 1 up), None when not given; anything else is refused with the reason."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"parse_batches must be a whole number from 1 up, not {value!r}")
-    text = str(value).strip()
+    text = (
+        str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    )
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"parse_batches must be a whole number from 1 up, not {value!r}")
     return int(text)
@@ -268,10 +268,31 @@ def record_build_failure(settings: Settings, ctx: RunContext, error: str) -> Non
         _write(path, {"stage": "build", "error": error})
 
 
+def python_checks(settings: Settings, ctx: RunContext, tests: list):
+    """GX and the Python checks of the build file, given the dbt tests' results: the report
+    the gate decides on (nothing recorded yet)."""
+    from outreach.checks import run_checks
+    from outreach.publish import baseline_for
+
+    return run_checks(
+        settings.build_db,
+        baseline_for(settings.published_db, ctx.as_of),
+        ctx.as_of,
+        tests,
+        docs_dir=ctx.report_dir(settings) / "data_docs",
+    )
+
+
+def record_python_checks(settings: Settings, ctx: RunContext, report) -> None:
+    """The checks' findings and this as-of date's history rows, into the build file."""
+    from outreach.checks import record_checks, record_history
+
+    record_checks(settings.build_db, report, ctx.as_of)
+    record_history(settings.build_db, report, ctx.as_of, ctx.run_id)
+
+
 def check(settings: Settings, ctx: RunContext) -> dict:
     from outreach import dbt_runner, progress
-    from outreach.checks import record_checks, record_history, run_checks
-    from outreach.publish import baseline_for
 
     with (
         _recorded(settings, ctx, "check"),
@@ -291,16 +312,9 @@ def check(settings: Settings, ctx: RunContext) -> dict:
             "checks",
             f"{len(tests)} dbt tests, {not_passing} not passing; Great Expectations, personal-data scan",
         )
-        report = run_checks(
-            settings.build_db,
-            baseline_for(settings.published_db, ctx.as_of),
-            ctx.as_of,
-            tests,
-            docs_dir=ctx.report_dir(settings) / "data_docs",
-        )
+        report = python_checks(settings, ctx, tests)
         watch.lap("gx_and_python")
-        record_checks(settings.build_db, report, ctx.as_of)
-        record_history(settings.build_db, report, ctx.as_of, ctx.run_id)
+        record_python_checks(settings, ctx, report)
         watch.lap("record")
         data = report.as_dict()
         _write(ctx.report_dir(settings) / "check.json", data)

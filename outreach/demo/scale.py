@@ -447,6 +447,15 @@ def write_big_file(root: str, parts: list[int], visits: list) -> PartResult:
     return PartResult(tuple(files), layout_counts([layout]), {}, 0, 0, {})
 
 
+class _InThisProcess:
+    """An executor that runs each call as it is submitted (``workers == 1``)."""
+
+    def submit(self, fn, *args) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
+
+
 def write_parts(root: Path, scale: int, workers: int | None = None) -> list[PartResult]:
     """Write 片区 2..``scale`` and the big file under ``root``, in ``workers`` spawned processes
     (``workers == 1``: in this process). The files do not depend on ``workers``."""
@@ -455,42 +464,38 @@ def write_parts(root: Path, scale: int, workers: int | None = None) -> list[Part
     # the bulk 片区 first: the big file is written while the others still are
     order = bulk + [p for p in range(2, scale + 1) if p not in bulk]
     if workers == 1:
-        results: dict[object, PartResult] = {p: write_part(str(root), p, scale) for p in order}
-        if bulk:
-            visits = [v for p in bulk for v in results[p].bulk_visits]
-            results.update({p: replace(results[p], bulk_visits=()) for p in bulk})
-            results["big"] = write_big_file(str(root), bulk, visits)
+        results = _write_parts(_InThisProcess(), root, scale, order, bulk)
     else:
-        results = _write_parts_in_pool(root, scale, workers, order, bulk)
+        allow_children()
+        with ProcessPoolExecutor(max_workers=workers, mp_context=spawn_context()) as pool:
+            results = _write_parts(pool, root, scale, order, bulk)
     return [results[k] for k in [*range(2, scale + 1), *(["big"] if bulk else [])]]
 
 
-def _write_parts_in_pool(
-    root: Path, scale: int, workers: int, order: list[int], bulk: list[int]
+def _write_parts(
+    pool, root: Path, scale: int, order: list[int], bulk: list[int]
 ) -> dict[object, PartResult]:
     results: dict[object, PartResult] = {}
     bulk_visits: dict[int, tuple] = {}
-    allow_children()
 
     def submit(fn, *args) -> Future:
-        with main_module_not_rerun():  # the pool may spawn a worker on any submit
+        with main_module_not_rerun():  # a pool may spawn a worker on any submit
             return pool.submit(fn, *args)
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn_context()) as pool:
-        pending = {submit(write_part, str(root), p, scale): p for p in order}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                key = pending.pop(fut)
-                result = fut.result()
-                results[key] = result
-                if key in bulk:
-                    bulk_visits[key] = result.bulk_visits
-                    results[key] = replace(result, bulk_visits=())
-                    if len(bulk_visits) == len(bulk):
-                        visits = [v for p in bulk for v in bulk_visits[p]]
-                        bulk_visits.clear()
-                        pending[submit(write_big_file, str(root), bulk, visits)] = "big"
+    pending = {submit(write_part, str(root), p, scale): p for p in order}
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in done:
+            key = pending.pop(fut)
+            result = fut.result()
+            results[key] = result
+            if key in bulk:
+                bulk_visits[key] = result.bulk_visits
+                results[key] = replace(result, bulk_visits=())
+                if len(bulk_visits) == len(bulk):
+                    visits = [v for p in bulk for v in bulk_visits[p]]
+                    bulk_visits.clear()
+                    pending[submit(write_big_file, str(root), bulk, visits)] = "big"
     return results
 
 
