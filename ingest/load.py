@@ -1,9 +1,12 @@
 """The raw layer of the build DuckDB file: the only module of the loader that writes to DuckDB.
 
-Each file version is committed in one transaction: every row the path's previous version
-contributed is deleted, the new rows, quarantined rows and unmatched sheets are inserted, and
-the file ledger (``raw.file_versions``) records the version. Rows go in as Arrow tables, one
-insert per dataset per file (its consecutive sheets together) and one for its quarantined rows.
+File versions are committed in groups, each group one transaction: every row the group's paths'
+previous versions contributed is deleted, the new rows, quarantined rows and unmatched sheets
+are inserted, and the file ledger (``raw.file_versions``) records the versions. A transaction
+holds whole files only, so a kill leaves every file either all in (rows and ledger row) or not
+at all, and the next run loads what is missing. Rows go in as Arrow tables, one insert per raw
+table per group: a durable DuckDB commit costs milliseconds here, more than a small file's rows,
+so a group of files (``CommitGroup``) pays it once. ``commit_file`` is a group of one.
 
 The ledger is read once when the store opens and kept up to date after every commit (this
 connection is the only writer): a path the ledger has never seen has no rows anywhere in
@@ -16,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -49,6 +54,7 @@ _ARROW_TYPES = {
     "DECIMAL(18,2)": pa.decimal128(18, 2),
     "DECIMAL(10,2)": pa.decimal128(10, 2),
     "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
     "BOOLEAN": pa.bool_(),
     "TIMESTAMP": pa.timestamp("us"),
 }
@@ -88,11 +94,52 @@ SUPPORT_TABLES = {
     "pii_key_state": "fingerprint VARCHAR",
 }
 
-_QUARANTINE_COLUMNS = [
-    (c.split()[0], c.split()[1]) for c in SUPPORT_TABLES["quarantine_rows"].split(", ")
-]
+
+def _column_types(table: str) -> list[tuple[str, str]]:
+    """(name, SQL type) of a support table's columns."""
+    return [(c.split()[0], c.split()[1]) for c in SUPPORT_TABLES[table].split(", ")]
+
+
+_QUARANTINE_COLUMNS = _column_types("quarantine_rows")
 
 ROTATE_COMMAND = "outreach rotate-pii-key"
+
+_LEDGER_COLUMNS = _column_types("file_versions")
+_FILE_TABLES = ("quarantine_rows", "unmatched_sheets", "quarantine_files")
+
+
+@dataclass(frozen=True)
+class CommitGroup:
+    """When the open group of staged files is committed: as soon as it holds ``files`` files or
+    ``rows`` rows, or its first file has waited ``seconds`` (and always at the end of a run).
+
+    Bigger groups pay DuckDB's commit less often; a kill loses at most the open group's work,
+    which the next run repeats (nothing half-loaded: see the module's docstring). ``rows``
+    bounds the memory the open group holds (its rows as Arrow tables and as the workers'
+    values).
+    """
+
+    files: int = 100
+    rows: int = 50_000
+    seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.files < 1 or self.rows < 1 or self.seconds < 0:
+            raise ValueError(f"a commit group needs at least one file and one row: {self}")
+
+
+ONE_FILE = CommitGroup(files=1)
+
+
+@dataclass
+class _Staged:
+    """A file version in the open group: what its commit changes besides inserting rows."""
+
+    file: InboxFile
+    status: str  # current | quarantined
+    replaces_path: bool  # a readable version of a path the ledger knows: the path's rows go
+    known_version: bool  # this very version is in the ledger already (a file put back)
+    first_seen: dt.datetime
 
 
 class PiiKeyMismatch(RuntimeError):
@@ -139,10 +186,17 @@ def raw_columns(dataset: DatasetSpec) -> list[tuple[str, str]]:
 class RawStore:
     """A write connection to the build file's ``raw`` schema."""
 
-    def __init__(self, db_path: Path, registry: dict[str, DatasetSpec], tz: ZoneInfo = UTC):
+    def __init__(
+        self,
+        db_path: Path,
+        registry: dict[str, DatasetSpec],
+        tz: ZoneInfo = UTC,
+        group: CommitGroup = CommitGroup(),
+    ):
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self.registry = registry
         self.tz = tz  # timestamps in the ledger are the county's wall-clock time
+        self.group = group
         self.con = duckdb.connect(str(db_path))
         # One thread for the many small statements of the commits: a second one only contends
         # with the sandbox's two workers for the two cores. The checkpoint at close gets them all.
@@ -161,6 +215,12 @@ class RawStore:
                 self._current[rel] = sha
         self._paths = {rel for rel, _ in self._versions}  # every path the ledger knows
         self._tokens: dict[tuple[bytes, str], str] = {}  # the same ID recurs in many rows
+        # the open group: staged files, and per raw table the Arrow tables to insert for them
+        self._staged: list[_Staged] = []
+        self._staged_paths: set[str] = set()
+        self._tables: dict[str, list[pa.Table]] = {}
+        self._staged_rows = 0
+        self._group_started = 0.0
 
     def _ensure_schema(self) -> None:
         self.con.execute("create schema if not exists raw")
@@ -181,6 +241,9 @@ class RawStore:
         pa.array([None], type=pa.string())
 
     def close(self) -> None:
+        """Checkpoint and close. Files staged but not committed are dropped, as a kill would
+        drop them: the caller commits (``commit_group``) what it wants kept."""
+        self._clear_group()
         self.con.execute("reset threads")
         self.con.execute("checkpoint")
         self.con.close()
@@ -231,24 +294,198 @@ class RawStore:
         )
         self.con.execute("commit")
 
-    def _insert_arrow(
-        self, table: str, columns: list[tuple[str, str]], data: dict[str, list | pa.Array]
-    ) -> None:
+    @staticmethod
+    def _arrow(columns: list[tuple[str, str]], data: dict[str, list | pa.Array]) -> pa.Table:
         schema = pa.schema([(c, _ARROW_TYPES[t]) for c, t in columns])
-        batch = pa.Table.from_arrays(
+        return pa.Table.from_arrays(
             [
                 v if isinstance(v := data[c], pa.Array) else pa.array(v, type=schema.field(c).type)
                 for c, _ in columns
             ],
             schema=schema,
         )
-        names = ", ".join(f'"{c}"' for c, _ in columns)
-        # DuckDB reads the local variable by its name (a replacement scan): a third cheaper per
-        # file than register + unregister, which cost more than a small file's insert itself
+
+    def _add(self, table: str, columns: list[tuple[str, str]], data: dict) -> None:
+        self._tables.setdefault(table, []).append(self._arrow(columns, data))
+
+    def _insert(self, table: str, batch: pa.Table) -> None:
+        names = ", ".join(f'"{c}"' for c in batch.column_names)
+        # DuckDB reads the local variable by its name (a replacement scan): cheaper than
+        # register + unregister
         outreach_rows_to_insert = batch  # noqa: F841 (read by DuckDB, by name)
         self.con.execute(
             f"insert into raw.{table} ({names}) select {names} from outreach_rows_to_insert"
         )
+
+    @property
+    def staged_files(self) -> int:
+        return len(self._staged)
+
+    def group_due(self) -> bool:
+        """Whether the open group is full (files, rows) or has waited long enough."""
+        if not self._staged:
+            return False
+        return (
+            len(self._staged) >= self.group.files
+            or self._staged_rows >= self.group.rows
+            or time.monotonic() - self._group_started >= self.group.seconds
+        )
+
+    def stage_file(
+        self,
+        file: InboxFile,
+        load_id: str,
+        pii_key: bytes,
+        sheets: list[SheetRows],
+        unmatched: list[tuple[str, str]],
+        file_problem: tuple[str, str] | None,
+    ) -> None:
+        """Add a file version to the open group; ``commit_group`` writes it.
+
+        A version that cannot be read at all is recorded as quarantined and leaves the rows of
+        the path's current version in place: a broken resend never erases good data. A key
+        other than the raw layer's is refused before anything is staged (:class:`PiiKeyMismatch`).
+        """
+        if file.rel in self._staged_paths:
+            raise ValueError(f"{file.rel} is staged twice in one commit group")
+        self.check_pii_key(pii_key)
+        now = dt.datetime.now(self.tz).replace(microsecond=0, tzinfo=None)
+        mtime = dt.datetime.fromtimestamp(int(file.mtime), self.tz).replace(tzinfo=None)
+        provider = file.provider or ""
+        version = (file.rel, file.sha256)
+        known_version = version in self._versions
+        seen = self._versions.get(version) or now  # a version seen before (put back) keeps it
+        if not self._staged:
+            self._group_started = time.monotonic()
+        if file_problem is None:
+            self._stage_sheets(file, load_id, pii_key, sheets, now)
+            if unmatched:
+                n = len(unmatched)
+                self._add(
+                    "unmatched_sheets",
+                    _column_types("unmatched_sheets"),
+                    {
+                        "provider": [provider] * n,
+                        "source_file": [file.rel] * n,
+                        "file_sha256": [file.sha256] * n,
+                        "sheet_name": [name for name, _ in unmatched],
+                        "header_cells": [header for _, header in unmatched],
+                        "load_id": [load_id] * n,
+                    },
+                )
+            status = "current"
+        else:
+            rule_id, message = file_problem
+            self._add(
+                "quarantine_files",
+                _column_types("quarantine_files"),
+                {
+                    "provider": [provider],
+                    "source_file": [file.rel],
+                    "file_sha256": [file.sha256],
+                    "rule_id": [rule_id],
+                    "message": [message],
+                    "load_id": [load_id],
+                },
+            )
+            status = "quarantined"
+        loaded = sum(len(s.row_numbers) for s in sheets)
+        quarantined = sum(len(s.quarantined) for s in sheets)
+        self._add(
+            "file_versions",
+            _LEDGER_COLUMNS,
+            {
+                "source_file": [file.rel],
+                "provider": [provider],
+                "file_sha256": [file.sha256],
+                "size_bytes": [file.size],
+                "first_seen": [seen],
+                "status": [status],
+                "dataset_rows": [loaded + quarantined],
+                "rows_loaded": [loaded],
+                "rows_quarantined": [quarantined],
+                "load_id": [load_id],
+                "file_mtime": [mtime],
+            },
+        )
+        self._staged.append(
+            _Staged(
+                file=file,
+                status=status,
+                replaces_path=file_problem is None and file.rel in self._paths,
+                known_version=known_version,
+                first_seen=seen,
+            )
+        )
+        self._staged_paths.add(file.rel)
+        self._staged_rows += loaded + quarantined
+
+    def commit_group(self) -> int:
+        """Write the open group in one transaction; returns how many files it held.
+
+        On any error the transaction is rolled back, the group is dropped and the error raised:
+        nothing of the group is in ``raw``, and the next run loads its files again.
+        """
+        staged = self._staged
+        if not staged:
+            return 0
+        con = self.con
+        try:
+            con.execute("begin")
+            replaced = [s.file.rel for s in staged if s.replaces_path]
+            if replaced:  # resends: every row the paths' earlier versions contributed goes
+                outreach_paths = pa.table({"source_file": pa.array(replaced, pa.string())})  # noqa: F841
+                for name in (*self.registry, *_FILE_TABLES):
+                    con.execute(
+                        f"delete from raw.{name} where source_file in "
+                        "(select source_file from outreach_paths)"
+                    )
+                con.execute(
+                    "update raw.file_versions set status = 'superseded' where status = 'current' "
+                    "and source_file in (select source_file from outreach_paths)"
+                )
+            again = [s for s in staged if s.known_version]
+            if again:  # versions put back: their ledger row (and whole-file quarantine) is new
+                outreach_versions = pa.table(  # noqa: F841 (read by DuckDB, by name)
+                    {
+                        "source_file": pa.array([s.file.rel for s in again], pa.string()),
+                        "file_sha256": pa.array([s.file.sha256 for s in again], pa.string()),
+                        "quarantined": pa.array([s.status == "quarantined" for s in again]),
+                    }
+                )
+                con.execute(
+                    "delete from raw.quarantine_files q using outreach_versions v "
+                    "where v.quarantined and q.source_file = v.source_file "
+                    "and q.file_sha256 = v.file_sha256"
+                )
+                con.execute(
+                    "delete from raw.file_versions f using outreach_versions v "
+                    "where f.source_file = v.source_file and f.file_sha256 = v.file_sha256"
+                )
+            for table, parts in self._tables.items():
+                self._insert(table, parts[0] if len(parts) == 1 else pa.concat_tables(parts))
+            con.execute("commit")
+        except Exception:
+            try:
+                con.execute("rollback")
+            except duckdb.Error:  # the failed statement may have ended the transaction already
+                pass
+            self._clear_group()
+            raise
+        # the ledger as it now is (only after the commit: a rolled-back group changed nothing)
+        for s in staged:
+            self._paths.add(s.file.rel)
+            self._versions[(s.file.rel, s.file.sha256)] = s.first_seen
+            if s.status == "current":
+                self._current[s.file.rel] = s.file.sha256
+        self._clear_group()
+        return len(staged)
+
+    def _clear_group(self) -> None:
+        self._staged = []
+        self._staged_paths = set()
+        self._tables = {}
+        self._staged_rows = 0
 
     def commit_file(
         self,
@@ -259,87 +496,10 @@ class RawStore:
         unmatched: list[tuple[str, str]],
         file_problem: tuple[str, str] | None,
     ) -> None:
-        """Replace everything the path contributed by this version, in one transaction.
-
-        A version that cannot be read at all is recorded as quarantined and leaves the rows of
-        the path's current version in place: a broken resend never erases good data. A key
-        other than the raw layer's is refused before anything is written (:class:`PiiKeyMismatch`).
-        """
-        self.check_pii_key(pii_key)
-        now = dt.datetime.now(self.tz).replace(microsecond=0, tzinfo=None)
-        mtime = dt.datetime.fromtimestamp(int(file.mtime), self.tz).replace(tzinfo=None)
-        provider = file.provider or ""
-        version = (file.rel, file.sha256)
-        known_path = file.rel in self._paths  # else nothing in raw comes from this path yet
-        known_version = version in self._versions
-        seen = self._versions.get(version)  # a version seen before (a file put back) keeps it
-        con = self.con
-        con.execute("begin")
-        try:
-            if file_problem is None:
-                if known_path:
-                    for name in self.registry:
-                        con.execute(f"delete from raw.{name} where source_file = ?", [file.rel])
-                    for table in ("quarantine_rows", "unmatched_sheets", "quarantine_files"):
-                        con.execute(f"delete from raw.{table} where source_file = ?", [file.rel])
-                    con.execute(
-                        "update raw.file_versions set status = 'superseded' "
-                        "where source_file = ? and status = 'current'",
-                        [file.rel],
-                    )
-                self._insert_sheets(file, load_id, pii_key, sheets, now)
-                for sheet_name, header in unmatched:
-                    con.execute(
-                        "insert into raw.unmatched_sheets values (?, ?, ?, ?, ?, ?)",
-                        [provider, file.rel, file.sha256, sheet_name, header, load_id],
-                    )
-                status = "current"
-            else:
-                rule_id, message = file_problem
-                if known_version:
-                    con.execute(
-                        "delete from raw.quarantine_files where source_file = ? and file_sha256 = ?",
-                        [file.rel, file.sha256],
-                    )
-                con.execute(
-                    "insert into raw.quarantine_files values (?, ?, ?, ?, ?, ?)",
-                    [provider, file.rel, file.sha256, rule_id, message, load_id],
-                )
-                status = "quarantined"
-            loaded = sum(len(s.row_numbers) for s in sheets)
-            quarantined = sum(len(s.quarantined) for s in sheets)
-            if known_version:
-                con.execute(
-                    "delete from raw.file_versions where source_file = ? and file_sha256 = ?",
-                    [file.rel, file.sha256],
-                )
-            con.execute(
-                "insert into raw.file_versions (source_file, provider, file_sha256, size_bytes, "
-                "first_seen, status, dataset_rows, rows_loaded, rows_quarantined, load_id, file_mtime) "
-                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    file.rel,
-                    provider,
-                    file.sha256,
-                    file.size,
-                    seen or now,
-                    status,
-                    loaded + quarantined,
-                    loaded,
-                    quarantined,
-                    load_id,
-                    mtime,
-                ],
-            )
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
-        # the ledger as it now is (only after the commit: a rolled-back file changed nothing)
-        self._paths.add(file.rel)
-        self._versions[version] = seen or now
-        if status == "current":
-            self._current[file.rel] = file.sha256
+        """Replace everything the path contributed by this version, in one transaction of its
+        own (with any files already staged)."""
+        self.stage_file(file, load_id, pii_key, sheets, unmatched, file_problem)
+        self.commit_group()
 
     def _token(self, value: str | None, pii_key: bytes) -> str | None:
         if value is None:
@@ -351,11 +511,11 @@ class RawStore:
             got = self._tokens[(pii_key, value)] = token(value, pii_key)
         return got
 
-    def _insert_sheets(
+    def _stage_sheets(
         self, file: InboxFile, load_id: str, pii_key: bytes, sheets: list[SheetRows], now
     ) -> None:
-        """One Arrow insert per run of consecutive sheets of one dataset (a year's four quarter
-        sheets go in together), one for all of the file's quarantined rows."""
+        """One Arrow table per run of consecutive sheets of one dataset (a year's four quarter
+        sheets together), one for all of the file's quarantined rows."""
         runs: list[list[SheetRows]] = []  # consecutive sheets of one dataset: rows keep their order
         for rows in sheets:
             if not rows.row_numbers:
@@ -396,11 +556,11 @@ class RawStore:
                 load_id=pa.repeat(pa.scalar(load_id, pa.string()), n),
                 loaded_at=pa.repeat(pa.scalar(now, pa.timestamp("us")), n),
             )
-            self._insert_arrow(name, raw_columns(dataset), data)
+            self._add(name, raw_columns(dataset), data)
         quarantined = [(rows, q) for rows in sheets for q in rows.quarantined]
         if quarantined:
             n = len(quarantined)
-            self._insert_arrow(
+            self._add(
                 "quarantine_rows",
                 _QUARANTINE_COLUMNS,
                 {

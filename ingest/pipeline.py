@@ -3,12 +3,16 @@
 
 ``parse.process_file`` is pure (no database) and runs in sandboxed workers. Two ways through:
 
-- ``run_ingest`` walks the inbox, skips versions already loaded, and commits each new version
-  as the single writer as soon as its sandboxed parse comes back (one process: tests, benches);
+- ``run_ingest`` walks the inbox, skips versions already loaded, and commits the new versions
+  as the single writer as their sandboxed parses come back, a group of whole files per
+  transaction (one process: tests, benches);
 - the DAG splits the same work in three: ``plan_ingest`` (which files are new or changed, in
   batches) -> ``parse_batch`` once per batch (mapped tasks, in parallel, possibly on several
   machines; results staged as Arrow IPC + JSON, see ``staging.py``) -> ``load_staged`` (the one
-  writer commits them in the plan's order).
+  writer commits them in the plan's order, in groups too).
+
+A file counts as done (its progress line, its place in the summary, its quarantine copy) only
+once the group holding it is committed.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from ingest import staging
 from ingest.discover import InboxFile, SkippedPath, describe, discover
-from ingest.load import RawStore
+from ingest.load import CommitGroup, RawStore
 from ingest.parse import FileOutcome
 from ingest.places import load_gazetteer
 from ingest.registry import load_registry
@@ -60,6 +64,44 @@ class IngestSummary:
         }
 
 
+class _Committer:
+    """Stages each parsed file in the store's open group, commits the group when it is due,
+    and only then counts its files as done."""
+
+    def __init__(
+        self,
+        store: RawStore,
+        load_id: str,
+        pii_key: bytes,
+        quarantine_dir: Path | None,
+        done: Callable[[FileOutcome], None],
+    ):
+        self.store, self.load_id, self.pii_key = store, load_id, pii_key
+        self.quarantine_dir, self.done = quarantine_dir, done
+        self.waiting: list[FileOutcome] = []
+
+    def add(self, outcome: FileOutcome) -> None:
+        self.store.stage_file(
+            outcome.file,
+            self.load_id,
+            self.pii_key,
+            outcome.sheets,
+            outcome.unmatched,
+            outcome.problem,
+        )
+        self.waiting.append(outcome)
+        if self.store.group_due():
+            self.flush()
+
+    def flush(self) -> None:
+        self.store.commit_group()
+        waiting, self.waiting = self.waiting, []
+        for outcome in waiting:
+            if outcome.problem is not None and self.quarantine_dir is not None:
+                _keep_copy(outcome.file, self.quarantine_dir / self.load_id)
+            self.done(outcome)
+
+
 def run_ingest(
     inbox: Path,
     build_db: Path,
@@ -70,12 +112,14 @@ def run_ingest(
     progress: Callable[[int, int, FileOutcome], None] | None = None,
     quarantine_dir: Path | None = None,
     limits: SandboxLimits | None = None,
+    group: CommitGroup | None = None,
 ) -> IngestSummary:
     """Load every new or changed file of the inbox; the same bytes again change nothing.
 
     New versions are parsed in sandboxed workers; this process is the single writer and commits
-    each file as one transaction as soon as its account comes back. A file quarantined whole is
-    copied to ``quarantine_dir/<load id>/`` for the people who follow it up.
+    them as their accounts come back, whole files in groups (``group``, see ``CommitGroup``),
+    one transaction per group. A file quarantined whole is copied to
+    ``quarantine_dir/<load id>/`` for the people who follow it up.
     """
     clock = time.perf_counter()
     timings = dict.fromkeys(("discover", "open", "wait", "load", "guard", "read", "normalise"), 0.0)
@@ -93,7 +137,7 @@ def run_ingest(
         log.warning("skipped %s: %s", s.rel, s.reason)
     summary = IngestSummary(load_id=load_id, skipped_paths=skipped, timings=timings)
     lap("discover")
-    store = RawStore(build_db, registry, tz)
+    store = RawStore(build_db, registry, tz, group or CommitGroup())
     done = 0
 
     def record(outcome: FileOutcome) -> None:
@@ -116,18 +160,14 @@ def run_ingest(
                 store.warm_up()
             store.write_townships(gazetteer)
             lap("open")
+            committer = _Committer(store, load_id, pii_key, quarantine_dir, record)
             for outcome in sandbox.parse(changed):
                 lap("wait")
                 for step, seconds in outcome.timings.items():
                     timings[step] += seconds
-                file = outcome.file
-                store.commit_file(
-                    file, load_id, pii_key, outcome.sheets, outcome.unmatched, outcome.problem
-                )
-                if outcome.problem is not None and quarantine_dir is not None:
-                    _keep_copy(file, quarantine_dir / load_id)
-                record(outcome)
+                committer.add(outcome)
                 lap("load")
+            committer.flush()
     finally:
         store.close()
         lap("load")
@@ -283,9 +323,11 @@ def load_staged(
     tz: ZoneInfo,
     progress: Callable[[int, int, FileOutcome], None] | None = None,
     quarantine_dir: Path | None = None,
+    group: CommitGroup | None = None,
 ) -> IngestSummary:
-    """Commit every staged parse result of the plan, in the plan's order, as the single writer;
-    then delete the staging folder (it holds personal data)."""
+    """Commit every staged parse result of the plan, in the plan's order, as the single writer
+    (whole files in groups, see ``CommitGroup``); then delete the staging folder (it holds
+    personal data)."""
     plan = _read_plan(folder)
     registry = load_registry()
     summary = IngestSummary(
@@ -301,24 +343,24 @@ def load_staged(
             raise staging.StagingError(
                 f"no parse result for {rel}: its parse task did not finish; rerun it (or the run)"
             )
-    store = RawStore(build_db, registry, tz)
+    store = RawStore(build_db, registry, tz, group or CommitGroup())
+
+    def record(outcome: FileOutcome) -> None:
+        summary.files.append(outcome.summary())
+        if progress is not None:
+            progress(len(summary.files), total, outcome)
+
     try:
         store.write_townships(load_gazetteer(gazetteer_path))
+        committer = _Committer(store, load_id, pii_key, quarantine_dir, record)
         for i, rel in outcomes:
             outcome = staging.read_outcome(folder, i, rel)
             if isinstance(outcome, SkippedPath):
                 log.warning("skipped %s: %s", outcome.rel, outcome.reason)
                 summary.skipped_paths.append(outcome)
                 continue
-            file = outcome.file
-            store.commit_file(
-                file, load_id, pii_key, outcome.sheets, outcome.unmatched, outcome.problem
-            )
-            if outcome.problem is not None and quarantine_dir is not None:
-                _keep_copy(file, quarantine_dir / load_id)
-            summary.files.append(outcome.summary())
-            if progress is not None:
-                progress(len(summary.files), total, outcome)
+            committer.add(outcome)
+        committer.flush()
     finally:
         store.close()
     staging.remove(folder)
