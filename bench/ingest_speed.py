@@ -155,11 +155,12 @@ def measure_floor(files: list[Path]) -> tuple[float, int]:
 # --------------------------------------------------------------------------- (e) commit floor
 
 
-def measure_commit_floor(n: int, rows_per_file: int, db: Path) -> float:
-    """What committing ``n`` files one transaction each costs DuckDB here: ``n`` transactions
-    that each insert ``rows_per_file`` rows from Arrow into a table as wide as a raw table and
-    one ledger row, as the loader does for a file (it commits every file on its own, so that a
-    kill leaves whole files: tests/integration/test_kill.py). No parsing, no validation."""
+def measure_commit_floor(n: int, rows_per_commit: int, db: Path) -> float:
+    """What ``n`` write transactions cost DuckDB here, each inserting ``rows_per_commit`` rows
+    from Arrow into a table as wide as a raw table and one ledger row, as the loader commits.
+    Measured twice: one transaction per file (the loader before group commit) and one per
+    group of ``CommitGroup().files`` files (the loader now; a kill still leaves whole files:
+    tests/integration/test_kill.py). No parsing, no validation."""
     import duckdb
     import pyarrow as pa
 
@@ -169,7 +170,7 @@ def measure_commit_floor(n: int, rows_per_file: int, db: Path) -> float:
     con.execute(f"create table rows_ ({', '.join(f'{c} varchar' for c in names)})")
     con.execute("create table ledger (source_file varchar, n integer)")
     rows = pa.Table.from_arrays(  # noqa: F841 (read by DuckDB, by name)
-        [pa.array([f"{c}-{i}" for i in range(rows_per_file)]) for c in names], names=names
+        [pa.array([f"{c}-{i}" for i in range(rows_per_commit)]) for c in names], names=names
     )
     t0 = time.perf_counter()
     for i in range(n):
@@ -180,6 +181,12 @@ def measure_commit_floor(n: int, rows_per_file: int, db: Path) -> float:
     elapsed = time.perf_counter() - t0
     con.close()
     return elapsed
+
+
+def group_files() -> int:
+    from ingest.load import CommitGroup
+
+    return CommitGroup().files
 
 
 # --------------------------------------------------------------------------- (d) naive loader
@@ -250,7 +257,8 @@ def profile_ingest(top: int = 15) -> None:
 
     The sandboxed run (a) hides the workers from a profiler in the parent, so this runs the same
     steps in-process: discover, then per file ``parse.process_file`` (guard -> read -> header ->
-    validate) and ``RawStore.commit_file``. Prints the wall time of each step without the
+    validate) and ``RawStore.stage_file``, committing groups as the pipeline does. Prints the
+    wall time of each step without the
     profiler, then the top entries by own time and by cumulative time with the profiler on.
     """
     import cProfile
@@ -282,12 +290,15 @@ def profile_ingest(top: int = 15) -> None:
                 t0 = time.perf_counter()
                 outcome = process_file(file, registry, gazetteer, tz)
                 t1 = time.perf_counter()
-                store.commit_file(
+                store.stage_file(
                     file, "profile", PII_KEY, outcome.sheets, outcome.unmatched, outcome.problem
                 )
+                if store.group_due():
+                    store.commit_group()
                 times["parse"] += t1 - t0
                 times["load"] += time.perf_counter() - t1
             t0 = time.perf_counter()
+            store.commit_group()
             store.close()
             times["load"] += time.perf_counter() - t0
             return times
@@ -377,6 +388,7 @@ def measure_scale(scale: int, tmpdir: Path, runs: int, naive_runs: int) -> dict:
         "floor": [],
         "naive": [],
         "commits": [],
+        "group_commits": [],
     }
     result["n_xlsx"] = result["n_files"] - result["n_xls"] - result["n_csv"]
     for i in range(runs):
@@ -386,6 +398,16 @@ def measure_scale(scale: int, tmpdir: Path, runs: int, naive_runs: int) -> dict:
         result["rows_per_file"] = rows_per_file
         result["commits"].append(
             measure_commit_floor(n_all, rows_per_file, tmpdir / f"commits-x{scale}-{i}.duckdb")
+        )
+        per_group = group_files()
+        result["group_files"] = per_group
+        result["n_groups"] = -(-n_all // per_group)
+        result["group_commits"].append(
+            measure_commit_floor(
+                result["n_groups"],
+                rows_per_file * per_group,
+                tmpdir / f"group-commits-x{scale}-{i}.duckdb",
+            )
         )
         if i < naive_runs:
             cap = NAIVE_ROW_CAP if scale == 1 else NAIVE_ROW_CAP_AT_SCALE
@@ -411,7 +433,7 @@ BREAKDOWN = [
     ("discover", "this process: list the inbox, sha256 of every file"),
     ("open", "this process: open DuckDB, read the ledger, start the workers, warm pyarrow"),
     ("wait", "this process: waiting for the workers' next outcome"),
-    ("load", "this process: commit each file (Arrow inserts, ledger), checkpoint"),
+    ("load", "this process: stage and commit the files in groups (Arrow, ledger), checkpoint"),
     ("guard", "workers, summed over files: zip/OLE2 inspection"),
     ("read", "workers, summed over files: calamine / csv into cells"),
     ("normalise", "workers, summed over files: header, validation, normalisation"),
@@ -441,16 +463,26 @@ def scale_section(r: dict) -> list[str]:
     ]
     if naive:
         table.append(fmt_row(naive_label + " (s)", naive_s))
-    commits = r["commits"]
+    commits, group_commits = r["commits"], r["group_commits"]
     table += [
         fmt_row(
-            f"(e) commit floor: {r['n_all']} DuckDB transactions of {r['rows_per_file']} rows, "
-            "one per file (s)",
+            f"(e) commit floor, one file per transaction: {r['n_all']} DuckDB transactions of "
+            f"{r['rows_per_file']} rows (s)",
             commits,
         ),
         ratio_row(
             "((c) + (e)) / (c): the floor of a loader that commits each file alone, serially",
             [(f + c) / f for f, c in zip(floor_s, commits, strict=True)],
+            "x",
+        ),
+        fmt_row(
+            f"(f) commit floor, groups of {r['group_files']} files (the loader now): "
+            f"{r['n_groups']} transactions of {r['rows_per_file'] * r['group_files']} rows (s)",
+            group_commits,
+        ),
+        ratio_row(
+            "((c) + (f)) / (c): the floor of a loader that commits in groups, serially",
+            [(f + c) / f for f, c in zip(floor_s, group_commits, strict=True)],
             "x",
         ),
     ]
@@ -594,7 +626,8 @@ def main(scales: list[int]) -> None:
         "per-row `executemany`; (e) as many write transactions as the inbox has files, each "
         "inserting the inbox's rows per file (the floor's rows / files) from Arrow into a "
         "20-column VARCHAR table and one ledger row: what committing each file alone costs "
-        "DuckDB here, with nothing parsed or validated.",
+        "DuckDB here, with nothing parsed or validated; (f) the same rows in one transaction "
+        "per group of files (`ingest.load.CommitGroup().files`), as the loader commits now.",
         "- Figures are medians with min and max; nothing is asserted (tests never time "
         "anything). Peak RSS: the high-water mark (VmHWM) of the process running (a) then "
         "(b) (not its ru_maxrss: Linux carries the forking benchmark's own RSS into a child's "

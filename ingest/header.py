@@ -84,27 +84,58 @@ def _sheet_unit(sheet: Sheet, upto: int) -> str | None:
     return None
 
 
+class _Naming(dict):
+    """Header text -> 1 when the cell names a column of some dataset of a registry, else 0;
+    worked out once per text (the same header texts recur in every sheet)."""
+
+    def __init__(self, known: set[str]):
+        super().__init__()
+        self.known = known
+
+    def __missing__(self, text: str) -> int:
+        key = header_key(text)[0] if text else ""
+        self[text] = n = int(bool(key) and (key in self.known or strip_unit(key) in self.known))
+        return n
+
+
+# per registry (by identity; the registry is kept so its id is not reused): what every
+# find_header call would otherwise work out again
+_PREPARED: dict[int, tuple[dict, _Naming, int]] = {}
+
+
+def _prepared(registry: dict[str, DatasetSpec]) -> tuple[_Naming, int]:
+    entry = _PREPARED.get(id(registry))
+    if entry is None or entry[0] is not registry:
+        if len(_PREPARED) > 16:  # registries are few (one per process); never grow unbounded
+            _PREPARED.clear()
+        known = set().union(*(d.header_index for d in registry.values()))
+        fewest_required = min((len(d.required) for d in registry.values()), default=0)
+        entry = _PREPARED[id(registry)] = (registry, _Naming(known), fewest_required)
+    return entry[1], entry[2]
+
+
 def find_header(sheet: Sheet, registry: dict[str, DatasetSpec]) -> HeaderMatch | None:
     best = None
     limit = min(len(sheet.rows), MAX_PREAMBLE_ROWS + 1)
     # A dataset matches only when each of its required columns is named by a cell of the row,
     # so a row with fewer cells naming any column of any dataset than the smallest number of
     # required columns (a data row, a title) cannot match: skip scoring it dataset by dataset.
-    known = set().union(*(d.header_index for d in registry.values()))
-    fewest_required = min((len(d.required) for d in registry.values()), default=0)
+    # Counting the naming cells is one look-up per cell (``_Naming``); only a row that passes
+    # has its cells keyed for scoring.
+    naming_of, fewest_required = _prepared(registry)
+    texts = [_row_texts(sheet, r) for r in range(limit + 1)]  # each row once, and the row below
     for r in range(limit):
-        single = _row_texts(sheet, r)
+        single = texts[r]
         if not any(single):
             continue
         candidates = [((r,), single)]
-        below = _row_texts(sheet, r + 1)
+        below = texts[r + 1]
         if any(below):
             candidates.append(((r, r + 1), _joined(single, below)))
         for rows, names in candidates:
-            keys = _keys(names)
-            naming = sum(1 for _, _, k, _ in keys if k and (k in known or strip_unit(k) in known))
-            if naming < fewest_required:
+            if sum(map(naming_of.__getitem__, names)) < fewest_required:
                 continue
+            keys = _keys(names)
             for dataset in registry.values():
                 scored = _score(dataset, keys)
                 if scored is None:

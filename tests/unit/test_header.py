@@ -107,3 +107,17 @@ def test_unit_in_a_title_row_cell_of_its_own_applies():
     ]
     m = find_header(_sheet(rows), REG)
     assert m.header_rows == (2,) and m.sheet_unit == "万元"
+
+
+def test_what_header_matching_remembers_belongs_to_one_registry():
+    # find_header remembers, per registry, which header texts name a column of it: a registry
+    # that knows only households must not decide what a full registry recognises afterwards
+    visits = [
+        ["走访日期", "干部编号", "户编号", "乡镇", "村委会"],
+        ["2013-04-02", "C1", "H1", "什玲镇", "什玲村"],
+    ]
+    only = {"households": REG["households"]}
+    assert find_header(_sheet(visits), only) is None
+    full = dict(REG)  # a registry find_header has not seen yet
+    assert find_header(_sheet(visits), full).dataset == "visits"
+    assert find_header(_sheet(visits), only) is None
