@@ -4,8 +4,8 @@ In the Airflow DAG the parsing fans out over mapped tasks (possibly on several C
 which share ``OUTREACH_HOME``) while only one task may write DuckDB. Each parse task leaves, per
 file, an account (``<n>.json``: what the file is, its problem or unmatched sheets, its
 quarantined rows) and one Arrow IPC file per sheet of rows (``<n>.<sheet>.arrow``, typed with
-the raw table's column types). The loader reads them back in the plan's order and commits each
-file as one transaction, exactly as if it had parsed the file itself.
+the raw table's column types). The loader reads them back in the plan's order and commits them
+(whole files, in groups), exactly as if it had parsed the files itself.
 
 Both kinds of file are written to a temporary name and renamed, so a parse task that dies leaves
 either a whole account or none; the loader refuses to run with an account missing. The staging
