@@ -8,7 +8,6 @@ the mask (``469029********0024``, ``138****3210``).
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 
 
@@ -17,7 +16,7 @@ def token(value: str | None, key: bytes) -> str | None:
     phone number in the PII scan of the published warehouse."""
     if value is None:
         return None
-    digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.digest(key, value.encode("utf-8"), "sha256")  # one call into OpenSSL
     return base64.b32encode(digest[:16]).decode("ascii").rstrip("=").lower()
 
 
