@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import random
+
 import duckdb
 
 from ingest.pii import token
-from outreach.checks import Check, CheckReport, emptied_marts, scan_personal_data
+from outreach.checks import (
+    ID_PATTERN,
+    MOBILE_PATTERN,
+    PII_PATTERN,
+    Check,
+    CheckReport,
+    emptied_marts,
+    scan_personal_data,
+)
 
 
 def _db(path, rows):
@@ -90,3 +100,19 @@ def test_an_obligation_table_that_empties_does_not_block(tmp_path):
     con = _db(tmp_path / "b.duckdb", [("a", "", None, 1)])
     con.execute("create table marts.dq_missing_quarterly_visits (cadre_code varchar)")
     assert emptied_marts(con, published)[0].failures == 0
+
+
+def test_the_scan_s_one_pattern_finds_exactly_what_the_id_or_the_phone_pattern_finds():
+    rng = random.Random(20140630)
+    alphabet = "0123456789" * 6 + "13" * 4 + "Xx|-，号 "
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    texts += ["46902919800101002X", "13812343210", "113812343210", "1381234321", "a13912345678b"]
+    con = duckdb.connect()
+    got = con.execute(
+        "select t, regexp_matches(t, ?), regexp_matches(t, ?), regexp_matches(t, ?) "
+        "from unnest(?::varchar[]) as u(t)",
+        [PII_PATTERN, ID_PATTERN, MOBILE_PATTERN, texts],
+    ).fetchall()
+    assert [t for t, one, id_, phone in got if one != (id_ or phone)] == []
+    # the random texts hit each pattern often enough for the comparison to mean something
+    assert sum(id_ for *_, id_, _ in got) > 50 and sum(phone for *_, phone in got) > 10
