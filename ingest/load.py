@@ -111,7 +111,8 @@ _FILE_TABLES = ("quarantine_rows", "unmatched_sheets", "quarantine_files")
 @dataclass(frozen=True)
 class CommitGroup:
     """When the open group of staged files is committed: as soon as it holds ``files`` files or
-    ``rows`` rows, or its first file has waited ``seconds`` (and always at the end of a run).
+    ``rows`` rows, or its first file has waited ``seconds`` (looked at as each file is staged),
+    and always at the end of a run.
 
     Bigger groups pay DuckDB's commit less often; a kill loses at most the open group's work,
     which the next run repeats (nothing half-loaded: see the module's docstring). ``rows``
