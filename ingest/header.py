@@ -93,6 +93,8 @@ class _Naming(dict):
         self.known = known
 
     def __missing__(self, text: str) -> int:
+        if len(self) > 50_000:  # bounded like header_key's cache: a worker's memory stays flat
+            self.clear()
         key = header_key(text)[0] if text else ""
         self[text] = n = int(bool(key) and (key in self.known or strip_unit(key) in self.known))
         return n

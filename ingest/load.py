@@ -220,6 +220,7 @@ class RawStore:
         self._staged: list[_Staged] = []
         self._staged_paths: set[str] = set()
         self._tables: dict[str, list[pa.Table]] = {}
+        self._file_tables: dict[str, list[pa.Table]] = {}  # of the file being staged
         self._staged_rows = 0
         self._group_started = 0.0
 
@@ -307,7 +308,9 @@ class RawStore:
         )
 
     def _add(self, table: str, columns: list[tuple[str, str]], data: dict) -> None:
-        self._tables.setdefault(table, []).append(self._arrow(columns, data))
+        """Add a table of the file being staged (it joins the group once all of it is staged)."""
+        batch = self._arrow(columns, data)
+        self._file_tables.setdefault(table, []).append(batch)
 
     def _insert(self, table: str, batch: pa.Table) -> None:
         names = ", ".join(f'"{c}"' for c in batch.column_names)
@@ -356,8 +359,9 @@ class RawStore:
         version = (file.rel, file.sha256)
         known_version = version in self._versions
         seen = self._versions.get(version) or now  # a version seen before (put back) keeps it
-        if not self._staged:
-            self._group_started = time.monotonic()
+        # the file's tables are built aside and join the group only once all of them are: a
+        # file that fails half-way leaves nothing of itself in the group
+        self._file_tables = {}
         if file_problem is None:
             self._stage_sheets(file, load_id, pii_key, sheets, now)
             if unmatched:
@@ -409,6 +413,11 @@ class RawStore:
                 "file_mtime": [mtime],
             },
         )
+        if not self._staged:
+            self._group_started = time.monotonic()
+        for table, parts in self._file_tables.items():
+            self._tables.setdefault(table, []).extend(parts)
+        self._file_tables = {}
         self._staged.append(
             _Staged(
                 file=file,
@@ -429,6 +438,7 @@ class RawStore:
         """
         staged = self._staged
         if not staged:
+            self._clear_group()
             return 0
         con = self.con
         try:
@@ -483,6 +493,7 @@ class RawStore:
         return len(staged)
 
     def _clear_group(self) -> None:
+        self._file_tables = {}
         self._staged = []
         self._staged_paths = set()
         self._tables = {}

@@ -16,8 +16,11 @@ import pytest
 
 from ingest.discover import discover
 from ingest.load import ONE_FILE, CommitGroup, RawStore
+from ingest.parse import process_file
 from ingest.pipeline import run_ingest
+from ingest.places import load_gazetteer
 from ingest.registry import load_registry
+from ingest.validate import SheetRows
 from outreach.demo import write_demo_inbox
 from outreach.settings import DEFAULT_GAZETTEER
 from tests.workbooks import write_xlsx
@@ -206,6 +209,43 @@ def test_the_store_refuses_a_path_twice_in_a_group_and_drops_an_uncommitted_grou
     store.commit_file(file, "L1", KEY, [], [], None)
     assert store.current_sha256(file.rel) == file.sha256
     store.close()
+
+
+def test_a_file_that_fails_half_way_through_staging_leaves_nothing_of_itself(tmp_path):
+    # a good sheet, then one of a dataset the store does not know: staging raises after the
+    # first sheet's rows were built, and none of them may reach raw with the next file
+    inbox = tmp_path / "inbox"
+    write_demo_inbox(inbox)
+    registry, gazetteer = load_registry(), load_gazetteer(DEFAULT_GAZETTEER)
+    outcomes = [
+        process_file(f, registry, gazetteer, TZ)
+        for f in sorted(discover(inbox)[0], key=lambda f: f.rel)[:20]
+    ]
+    x, y = [o for o in outcomes if o.rows_loaded and o.problem is None][:2]
+    broken = [*x.sheets, SheetRows(dataset="no_such_dataset", sheet_name="s", row_numbers=[1])]
+    db = tmp_path / "b.duckdb"
+    store = RawStore(db, registry, TZ)
+    try:
+        with pytest.raises(KeyError, match="no_such_dataset"):
+            store.stage_file(x.file, "L1", KEY, broken, x.unmatched, None)
+        assert store.staged_files == 0
+        store.commit_file(y.file, "L1", KEY, y.sheets, y.unmatched, None)
+        store.commit_file(x.file, "L2", KEY, x.sheets, x.unmatched, None)
+    finally:
+        store.close()
+    _consistent(db)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        per_file = dict(
+            con.execute(
+                "select source_file, count(*) from ("
+                + " union all ".join(f"select source_file from raw.{n}" for n in registry)
+                + ") group by all"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    assert per_file == {x.file.rel: x.rows_loaded, y.file.rel: y.rows_loaded}
 
 
 @pytest.mark.parametrize(
