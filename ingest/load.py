@@ -129,9 +129,6 @@ class CommitGroup:
             raise ValueError(f"a commit group needs at least one file and one row: {self}")
 
 
-ONE_FILE = CommitGroup(files=1)
-
-
 @dataclass
 class _Staged:
     """A file version in the open group: what its commit changes besides inserting rows."""

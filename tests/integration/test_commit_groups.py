@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from ingest.discover import discover
-from ingest.load import ONE_FILE, CommitGroup, RawStore
+from ingest.load import CommitGroup, RawStore
 from ingest.parse import process_file
 from ingest.pipeline import run_ingest
 from ingest.places import load_gazetteer
@@ -23,42 +23,11 @@ from ingest.registry import load_registry
 from ingest.validate import SheetRows
 from outreach.demo import write_demo_inbox
 from outreach.settings import DEFAULT_GAZETTEER
+from tests.raw_layer import CLOCK, raw_tables
 from tests.workbooks import write_xlsx
 
 TZ = ZoneInfo("Asia/Shanghai")
 KEY = b"k" * 32
-# columns that hold the time of the run, not what was loaded
-CLOCK = {"loaded_at", "first_seen"}
-
-
-def _contents(db, ignore: frozenset[str] = frozenset()) -> dict[str, list[tuple]]:
-    """Every raw table as a sorted list of rows, without the run's clock columns (nor the
-    columns in ``ignore``)."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        tables = [
-            r[0]
-            for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'raw'"
-            ).fetchall()
-        ]
-        out = {}
-        for table in sorted(tables):
-            cols = [
-                r[0]
-                for r in con.execute(
-                    "select column_name from information_schema.columns "
-                    "where table_schema = 'raw' and table_name = ? order by ordinal_position",
-                    [table],
-                ).fetchall()
-                if r[0] not in CLOCK | ignore
-            ]
-            names = ", ".join(f'"{c}"' for c in cols)
-            rows = con.execute(f"select {names} from raw.{table}").fetchall()
-            out[table] = sorted(rows, key=repr)
-        return out
-    finally:
-        con.close()
 
 
 def _consistent(db) -> None:
@@ -97,10 +66,10 @@ def test_grouped_commits_load_exactly_what_one_file_per_transaction_loads(tmp_pa
     small = CommitGroup(files=7, rows=400, seconds=60)
 
     def both(load_id):
-        a = _night(inbox, one, load_id, ONE_FILE)
+        a = _night(inbox, one, load_id, CommitGroup(files=1))
         b = _night(inbox, grouped, load_id, small)
         assert a == b
-        assert _contents(one) == _contents(grouped)
+        assert raw_tables(one, CLOCK) == raw_tables(grouped, CLOCK)
         _consistent(grouped)
         return b
 
@@ -190,7 +159,7 @@ def test_a_group_that_fails_to_commit_leaves_nothing_and_the_next_run_loads_it(
     again = _night(inbox, db, "r", CommitGroup())
     assert again["files"]["unchanged"] == 20
     # the same rows as a night without the failure (the 20 committed first keep its load id)
-    assert _contents(db, frozenset({"load_id"})) == _contents(reference, frozenset({"load_id"}))
+    assert raw_tables(db) == raw_tables(reference)
 
 
 def test_the_store_refuses_a_path_twice_in_a_group_and_drops_an_uncommitted_group(tmp_path):

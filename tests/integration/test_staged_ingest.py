@@ -18,41 +18,11 @@ from ingest import staging
 from ingest.pipeline import batch_files, load_staged, parse_batch, plan_ingest, run_ingest
 from outreach.demo import write_demo_inbox
 from outreach.settings import DEFAULT_GAZETTEER
+from tests.raw_layer import raw_tables
 from tests.workbooks import write_csv
 
 TZ = ZoneInfo("Asia/Shanghai")
 KEY = b"k" * 32
-
-# columns that differ between two loads of the same bytes by design
-_VOLATILE = {"loaded_at", "first_seen", "load_id"}
-
-
-def _raw_tables(db) -> dict[str, list]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        names = [
-            r[0]
-            for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'raw' "
-                "order by 1"
-            ).fetchall()
-        ]
-        out = {}
-        for name in names:
-            cols = [
-                r[0]
-                for r in con.execute(
-                    "select column_name from information_schema.columns "
-                    "where table_schema = 'raw' and table_name = ? order by ordinal_position",
-                    [name],
-                ).fetchall()
-                if r[0] not in _VOLATILE
-            ]
-            select = ", ".join(f'"{c}"' for c in cols)
-            out[name] = con.execute(f"select {select} from raw.{name} order by all").fetchall()
-        return out
-    finally:
-        con.close()
 
 
 def _staged(inbox, db, folder, order=None, load_id="L1"):
@@ -88,7 +58,7 @@ def test_staged_ingest_leaves_the_same_raw_layer_as_the_one_process_loader(
 
     assert staged["files"] == direct["files"] and staged["rows"] == direct["rows"]
     assert staged["file_details"] == direct["file_details"]
-    assert _raw_tables(staged_db) == _raw_tables(direct_db)
+    assert raw_tables(staged_db) == raw_tables(direct_db)
     assert not folder.exists()  # the staged personal data is gone once committed
 
 
