@@ -167,7 +167,7 @@ def outreach_nightly():
         from outreach import stages
 
         try:
-            return stages.report(_settings(), _ctx(run))
+            return stages.report(_settings(), _ctx(run), stages.failed_tasks(context))
         finally:
             stages.release(_settings(), context)
 

@@ -31,7 +31,7 @@ class InboxFile:
     provider: str | None
     size: int
     sha256: str
-    kind: str  # xlsx | xls | csv | text | empty | html | unknown
+    kind: str  # xlsx | ods | xls | csv | html | spreadsheetml | text | empty | unknown (sniff)
     mtime: float
 
 
@@ -49,24 +49,40 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-TEXT_EXTENSIONS = (".csv", ".txt")
+# Text is a table only when its name says so; a text file saved as .xls is not a spreadsheet.
+# (Excel's "Unicode 文本" is tab-separated UTF-16 saved as .txt.)
+TEXT_EXTENSIONS = (".csv", ".txt", ".tsv")
+_ODS_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"
+_SPREADSHEETML = ("urn:schemas-microsoft-com:office:spreadsheet", 'progid="excel.sheet"')
+_MARKUP_STARTS = ("<!doctype html", "<html", "<?xml", "<table", "<head", "<meta", "<body", "<!--")
 
 
 def sniff(path: Path) -> str:
+    """What a file is, from its first bytes: xlsx (any Office Open XML zip: xlsx, xlsm, xlsb),
+    ods, xls (an OLE2 compound file: xls, WPS .et, or an encrypted xlsx), spreadsheetml (Excel
+    2003 XML), html, csv (text named .csv, .txt or .tsv, in any encoding ``read_text`` reads),
+    text, empty or unknown."""
+    from ingest.read_text import decode_head, text_encoding
+
     with path.open("rb") as fh:
-        head = fh.read(2048)
+        head = fh.read(4096)
     if not head:
         return "empty"
     if head.startswith(_ZIP):
-        return "xlsx"
+        return "ods" if head[30:].startswith(_ODS_MIMETYPE) else "xlsx"
     if head.startswith(_OLE2):
         return "xls"
-    lowered = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if lowered.startswith((b"<!doctype html", b"<html", b"<?xml", b"<table")):
+    text = decode_head(head)
+    if text is None:
+        # text by its mark or zero bytes that does not decode: a table in a bad encoding if
+        # its name says it is one (the reader says so), else no spreadsheet
+        named = path.suffix.lower() in TEXT_EXTENSIONS
+        return "csv" if named and text_encoding(head) is not None else "unknown"
+    lowered = text.lstrip("\ufeff \t\r\n").lower()
+    if lowered.startswith(_MARKUP_STARTS):
+        if any(marker in lowered for marker in _SPREADSHEETML):
+            return "spreadsheetml"
         return "html"
-    if b"\x00" in head:
-        return "unknown"
-    # text is a CSV only when it says so; a text file saved as .xls is not a spreadsheet
     return "csv" if path.suffix.lower() in TEXT_EXTENSIONS else "text"
 
 

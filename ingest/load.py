@@ -84,7 +84,7 @@ SUPPORT_TABLES = {
     ),
     "quarantine_files": (
         "provider VARCHAR, source_file VARCHAR, file_sha256 VARCHAR, rule_id VARCHAR, "
-        "message VARCHAR, load_id VARCHAR"
+        "message VARCHAR, load_id VARCHAR, detail VARCHAR"
     ),
     "unmatched_sheets": (
         "provider VARCHAR, source_file VARCHAR, file_sha256 VARCHAR, sheet_name VARCHAR, "
@@ -228,10 +228,11 @@ class RawStore:
             self.con.execute(f"create table if not exists raw.{name} ({cols})")
         for name, cols in SUPPORT_TABLES.items():
             self.con.execute(f"create table if not exists raw.{name} ({cols})")
-        # warehouses built before the ledger kept file times
+        # warehouses built before the ledger kept file times, or quarantines their detail
         self.con.execute(
             "alter table raw.file_versions add column if not exists file_mtime timestamp"
         )
+        self.con.execute("alter table raw.quarantine_files add column if not exists detail varchar")
 
     def warm_up(self) -> None:
         """Do now what the first commit would otherwise stall on: pyarrow imports pandas on its
@@ -340,12 +341,14 @@ class RawStore:
         sheets: list[SheetRows],
         unmatched: list[tuple[str, str]],
         file_problem: tuple[str, str] | None,
+        problem_detail: str | None = None,
     ) -> None:
         """Add a file version to the open group; ``commit_group`` writes it.
 
-        A version that cannot be read at all is recorded as quarantined and leaves the rows of
-        the path's current version in place: a broken resend never erases good data. A key
-        other than the raw layer's is refused before anything is staged (:class:`PiiKeyMismatch`).
+        A version that cannot be read at all is recorded as quarantined (``problem_detail``:
+        the exception behind it, for whoever runs the loader) and leaves the rows of the path's
+        current version in place: a broken resend never erases good data. A key other than the
+        raw layer's is refused before anything is staged (:class:`PiiKeyMismatch`).
         """
         if file.rel in self._staged_paths:
             raise ValueError(f"{file.rel} is staged twice in one commit group")
@@ -388,6 +391,7 @@ class RawStore:
                     "rule_id": [rule_id],
                     "message": [message],
                     "load_id": [load_id],
+                    "detail": [problem_detail],
                 },
             )
             status = "quarantined"
@@ -504,10 +508,11 @@ class RawStore:
         sheets: list[SheetRows],
         unmatched: list[tuple[str, str]],
         file_problem: tuple[str, str] | None,
+        problem_detail: str | None = None,
     ) -> None:
         """Replace everything the path contributed by this version, in one transaction of its
         own (with any files already staged)."""
-        self.stage_file(file, load_id, pii_key, sheets, unmatched, file_problem)
+        self.stage_file(file, load_id, pii_key, sheets, unmatched, file_problem, problem_detail)
         self.commit_group()
 
     def _token(self, value: str | None, pii_key: bytes) -> str | None:

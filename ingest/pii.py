@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import re
 
 
 def token(value: str | None, key: bytes) -> str | None:
@@ -28,3 +29,47 @@ def mask(value: str | None) -> str | None:
     if len(value) >= 7:
         return value[:3] + "*" * (len(value) - 7) + value[-4:]
     return "*" * len(value)
+
+
+# An 18-char resident ID (17 digits + digit/X), or any other run of 11+ digits: phones, IDs
+# with a digit too many or too few, bank cards. No such run is ever shown whole.
+_LONG_DIGITS = re.compile(r"(?<!\d)(\d{17}[Xx]|\d{11,})(?!\d)")
+# Mobiles and landlines written with separators: 138-1234-3210, 138 1234 3210, 0898-83661234,
+# (0898)83661234. Masked on their digits.
+_MOBILE_SPACED = re.compile(r"(?<!\d)1[3-9]\d[-\s]\d{4}[-\s]?\d{4}(?!\d)")
+_LANDLINE = re.compile(r"(?<![\d(（])[(（]?0\d{2,3}[)）]?[-－—\s]?\d{7,8}(?!\d)")
+# A bare local number is only a phone when the text says so: 电话：83661234.
+_LOCAL_PHONE = re.compile(r"(电话|手机|座机|联系方式|tel)([:：\s]*)(\d{7,8})(?!\d)", re.IGNORECASE)
+# A number Excel turned into scientific notation keeps as many digits as it was saved with;
+# show six significant digits, as Excel itself displays it (4.69029e+17).
+_SCIENTIFIC = re.compile(r"(?<![\d.])\d\.\d{6,}[eE][+]?\d{1,2}(?!\d)")
+
+
+def _mask_digits(digits: str) -> str:
+    if len(digits) >= 15:
+        # resident ID as mask does it, and ID-like runs: first 6, last 4
+        return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+    if len(digits) >= 11:
+        # mobile 138****3210 (mask), landline with area code 089*****1234
+        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    return "*" * (len(digits) - 4) + digits[-4:]
+
+
+def _mask_separated(match: re.Match) -> str:
+    return _mask_digits(re.sub(r"\D", "", match.group(0)))
+
+
+def mask_text(text: str) -> str:
+    """``text`` with every ID and phone number in it masked.
+
+    ``469029198001010024`` -> ``469029********0024`` (also inside longer text);
+    ``13812343210`` -> ``138****3210``; ``0898-83661234`` -> ``089*****1234``;
+    ``4.6902919800101e+17`` -> ``4.69029e+17`` (``4.69029e+17`` stays as it is).
+    """
+    if not text:
+        return text
+    text = _SCIENTIFIC.sub(lambda m: f"{float(m.group(0)):.6g}", text)
+    text = _MOBILE_SPACED.sub(_mask_separated, text)
+    text = _LANDLINE.sub(_mask_separated, text)
+    text = _LONG_DIGITS.sub(lambda m: _mask_digits(m.group(0)), text)
+    return _LOCAL_PHONE.sub(lambda m: m.group(1) + m.group(2) + _mask_digits(m.group(3)), text)

@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 
 from ingest import staging
 from ingest.discover import InboxFile, SkippedPath, describe, discover
-from ingest.load import CommitGroup, RawStore
-from ingest.parse import FileOutcome
+from ingest.load import CommitGroup, PiiKeyMismatch, RawStore
+from ingest.parse import FileOutcome, failed
 from ingest.places import load_gazetteer
 from ingest.registry import load_registry
 from ingest.sandbox import Sandbox, SandboxLimits
@@ -66,7 +66,12 @@ class IngestSummary:
 
 class _Committer:
     """Stages each parsed file in the store's open group, commits the group when it is due,
-    and only then counts its files as done."""
+    and only then counts its files as done.
+
+    A file the loader's own code fails to stage (a value it cannot type, say) is staged as a
+    ``parser_error`` quarantine instead, so that one file never stops the others, unless
+    ``raise_bugs`` (tests) asks for the failure itself.
+    """
 
     def __init__(
         self,
@@ -75,12 +80,14 @@ class _Committer:
         pii_key: bytes,
         quarantine_dir: Path | None,
         done: Callable[[FileOutcome], None],
+        raise_bugs: bool = False,
     ):
         self.store, self.load_id, self.pii_key = store, load_id, pii_key
         self.quarantine_dir, self.done = quarantine_dir, done
+        self.raise_bugs = raise_bugs
         self.waiting: list[FileOutcome] = []
 
-    def add(self, outcome: FileOutcome) -> None:
+    def _stage(self, outcome: FileOutcome) -> None:
         self.store.stage_file(
             outcome.file,
             self.load_id,
@@ -88,7 +95,25 @@ class _Committer:
             outcome.sheets,
             outcome.unmatched,
             outcome.problem,
+            outcome.detail,
         )
+
+    def add(self, outcome: FileOutcome) -> None:
+        try:
+            self._stage(outcome)
+        except PiiKeyMismatch:
+            raise
+        except Exception as exc:
+            if self.raise_bugs:
+                raise
+            outcome = failed(outcome.file, exc)
+            log.error(
+                "the loader failed on %s: %s\n%s",
+                outcome.file.rel,
+                outcome.detail,
+                outcome.traceback,
+            )
+            self._stage(outcome)
         self.waiting.append(outcome)
         if self.store.group_due():
             self.flush()
@@ -160,7 +185,9 @@ def run_ingest(
                 store.warm_up()
             store.write_townships(gazetteer)
             lap("open")
-            committer = _Committer(store, load_id, pii_key, quarantine_dir, record)
+            committer = _Committer(
+                store, load_id, pii_key, quarantine_dir, record, sandbox.limits.raise_bugs
+            )
             for outcome in sandbox.parse(changed):
                 lap("wait")
                 for step, seconds in outcome.timings.items():
@@ -309,7 +336,20 @@ def parse_batch(
     statuses: dict[str, int] = {}
     with Sandbox(gazetteer_path, tz, limits or SandboxLimits()) as sandbox:
         for outcome in sandbox.parse(files):
-            staging.write_outcome(folder, by_rel[outcome.file.rel], outcome, registry)
+            index = by_rel[outcome.file.rel]
+            try:
+                staging.write_outcome(folder, index, outcome, registry)
+            except Exception as exc:  # a value the stager cannot type: that file, not the batch
+                if sandbox.limits.raise_bugs:
+                    raise
+                outcome = failed(outcome.file, exc)
+                log.error(
+                    "staging failed for %s: %s\n%s",
+                    outcome.file.rel,
+                    outcome.detail,
+                    outcome.traceback,
+                )
+                staging.write_outcome(folder, index, outcome, registry)
             statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
     return {"batch": batch, "files": len(indices), "statuses": statuses}
 
@@ -324,10 +364,11 @@ def load_staged(
     progress: Callable[[int, int, FileOutcome], None] | None = None,
     quarantine_dir: Path | None = None,
     group: CommitGroup | None = None,
+    raise_bugs: bool = False,
 ) -> IngestSummary:
     """Commit every staged parse result of the plan, in the plan's order, as the single writer
     (whole files in groups, see ``CommitGroup``); then delete the staging folder (it holds
-    personal data)."""
+    personal data). ``raise_bugs``: see ``_Committer``."""
     plan = _read_plan(folder)
     registry = load_registry()
     summary = IngestSummary(
@@ -352,7 +393,7 @@ def load_staged(
 
     try:
         store.write_townships(load_gazetteer(gazetteer_path))
-        committer = _Committer(store, load_id, pii_key, quarantine_dir, record)
+        committer = _Committer(store, load_id, pii_key, quarantine_dir, record, raise_bugs)
         for i, rel in outcomes:
             outcome = staging.read_outcome(folder, i, rel)
             if isinstance(outcome, SkippedPath):

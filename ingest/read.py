@@ -1,35 +1,28 @@
-"""Read a file into sheets of plain cell values.
+"""Read a file into sheets of plain cell values, by the kind its bytes showed (``discover.sniff``).
 
-xlsx and xls go through python-calamine (Rust); csv through the standard library, in UTF-8 or
-GB18030. Merged cells are expanded here, so that a vertically merged cell counts for every row it
-spans and a merged header label stands over every column it covers.
+- xlsx, xlsm, xlsb, xls, WPS .et and OpenDocument .ods go through python-calamine (Rust);
+- CSV and TSV through ``read_text`` (encoding, line ends and separator detected);
+- an HTML table or SpreadsheetML 2003 saved with an ``.xls`` name through ``read_markup``.
+
+Merged cells are expanded here, so that a vertically merged cell counts for every row it spans
+and a merged header label stands over every column it covers. A file that cannot be read raises
+:class:`ReadError` with the rule id of its quarantine and a reason in Chinese.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import python_calamine
 
-Cell = object  # None | str | int | float | bool | datetime.date | datetime.datetime
+from ingest.guard import DEFAULT_LIMITS, Limits
+from ingest.read_markup import read_html_tables, read_spreadsheetml
+from ingest.read_text import decode_text, read_text_table
+from ingest.sheets import Cell, ReadError, Sheet
 
+__all__ = ["Cell", "ReadError", "Sheet", "decode_text", "read_sheets"]
 
-@dataclass(frozen=True)
-class Sheet:
-    name: str
-    rows: list[list[Cell]]
-
-
-class ReadError(Exception):
-    """The file cannot be read as a spreadsheet. ``rule_id`` and a Chinese message say why."""
-
-    def __init__(self, rule_id: str, message: str):
-        super().__init__(message)
-        self.rule_id = rule_id
-        self.message = message
+WPS_EXTENSIONS = (".et", ".ett")
 
 
 def _expand_merged(rows: list[list[Cell]], merged) -> None:
@@ -55,6 +48,15 @@ def _normalise_cells(raw_rows) -> list[list[Cell]]:
     return [[None if v == "" else v for v in row] for row in raw_rows]
 
 
+def _unreadable(path: Path, detail: object) -> ReadError:
+    if path.suffix.lower() in WPS_EXTENSIONS:
+        return ReadError(
+            "unsupported_format",
+            "WPS 表格文件（.et）无法读取；请在 WPS 中“另存为” Excel 工作簿（.xlsx）后重新报送",
+        )
+    return ReadError("corrupt", f"文件已损坏或不是 Excel 文件：{detail}")
+
+
 def read_excel(path: Path) -> list[Sheet]:
     try:
         with path.open("rb") as fh:
@@ -62,7 +64,7 @@ def read_excel(path: Path) -> list[Sheet]:
     except python_calamine.PasswordError as exc:
         raise ReadError("encrypted", "文件有密码保护，无法读取；请去掉密码后重新报送") from exc
     except Exception as exc:  # calamine raises several error types for broken files
-        raise ReadError("corrupt", f"文件已损坏或不是 Excel 文件：{exc}") from exc
+        raise _unreadable(path, exc) from exc
     sheets: list[Sheet] = []
     for name in workbook.sheet_names:
         try:
@@ -75,34 +77,19 @@ def read_excel(path: Path) -> list[Sheet]:
     return sheets
 
 
-def decode_text(data: bytes) -> str:
-    """UTF-8 (with or without BOM) first; GB18030 covers GBK and GB2312."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ReadError("bad_encoding", "CSV 文件编码无法识别；请另存为 UTF-8 或 GB18030 编码")
-
-
 def read_csv(path: Path) -> list[Sheet]:
-    text = decode_text(path.read_bytes())
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
-    except csv.Error:
-        dialect = csv.excel
-    rows = [
-        [None if v.strip() == "" else v for v in row]
-        for row in csv.reader(io.StringIO(text), dialect)
-    ]
-    return [Sheet(name=path.stem, rows=rows)]
+    return [Sheet(name=path.stem, rows=read_text_table(path.read_bytes()))]
 
 
-def read_sheets(path: Path, kind: str) -> list[Sheet]:
-    if kind in ("xlsx", "xls"):
+def read_sheets(path: Path, kind: str, limits: Limits = DEFAULT_LIMITS) -> list[Sheet]:
+    if kind in ("xlsx", "xls", "ods"):
         return read_excel(path)
     if kind == "csv":
         return read_csv(path)
+    if kind == "html":
+        return read_html_tables(path.read_bytes(), path.stem, limits.max_cells)
+    if kind == "spreadsheetml":
+        return read_spreadsheetml(path.read_bytes(), limits.max_cells)
     if kind == "empty":
         raise ReadError("empty_file", "文件为空（0 字节）")
     if kind == "text":
@@ -110,8 +97,7 @@ def read_sheets(path: Path, kind: str) -> list[Sheet]:
             "not_spreadsheet",
             "文件是纯文本，不是表格（扩展名与内容不符）；请在 Excel 中另存为 .xlsx",
         )
-    if kind == "html":
-        raise ReadError(
-            "not_spreadsheet", "文件是网页（HTML），不是表格；请在 Excel 中另存为 .xlsx"
-        )
-    raise ReadError("not_spreadsheet", "文件不是可识别的表格（xlsx、xls 或 csv）")
+    raise ReadError(
+        "not_spreadsheet",
+        "文件不是可识别的表格（xlsx、xls、ods、csv 或网页导出的表格）；请在 Excel 中另存为 .xlsx",
+    )

@@ -1,15 +1,23 @@
 """Parse untrusted files in worker processes with memory and time limits.
 
-python-calamine aborts the whole process on some hostile files, and a file can be built to eat
-memory or time. Each file is parsed in a worker (``parse.process_file``) whose address space is
-capped; a file that takes too long has its worker killed; a file whose worker dies is retried
-alone, and quarantined if it kills its worker again. Two workers use both cores. The parent
-never parses: it only commits what the workers return.
+python-calamine aborts the whole process on some hostile files, panics on others (a
+``PanicException``, which derives from ``BaseException`` and cannot be pickled), and a file can
+be built to eat memory or time. Each file is parsed in a worker (``parse.process_file_safely``)
+whose address space is capped; whatever the parse raises becomes the file's quarantine inside the
+worker, which sends back only the pickled account (plain data of ours), never an exception. A
+file that takes too long has its worker killed; a file whose worker dies is retried alone, and
+quarantined if it kills its worker again. Two workers use both cores. The parent never parses:
+it only commits what the workers return.
+
+A ``parser_error`` (a bug of the loader's own code, not of the file) is quarantined like the
+rest in a night; with ``SandboxLimits(raise_bugs=True)`` (``OUTREACH_PARSER_BUGS=raise``, as the
+tests run) it fails the parse loudly instead, naming the file.
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
 import resource
 import time
 from collections.abc import Iterable, Iterator
@@ -21,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from ingest.discover import InboxFile
 from ingest.guard import DEFAULT_LIMITS, Limits
-from ingest.parse import FileOutcome, process_file
+from ingest.parse import PARSER_ERROR, FileOutcome, failed, process_file_safely
 from ingest.spawning import allow_children, main_module_not_rerun, spawn_context
 
 log = logging.getLogger("outreach.ingest.sandbox")
@@ -33,6 +41,17 @@ class SandboxLimits:
     memory_bytes: int = 3 * 1024**3  # address space of a worker
     seconds_per_file: float = 300.0
     guard: Limits = DEFAULT_LIMITS
+    raise_bugs: bool = False  # a parser_error fails the parse (tests) instead of quarantining
+
+
+class ParserBug(RuntimeError):
+    """The loader's own code failed on a file (raised only with ``raise_bugs``)."""
+
+    def __init__(self, outcome: FileOutcome):
+        self.source_file = outcome.file.rel
+        super().__init__(
+            f"the loader failed on {outcome.file.rel}: {outcome.detail}\n{outcome.traceback or ''}"
+        )
 
 
 def _init_worker(memory_bytes: int, gazetteer_path: str) -> None:
@@ -59,17 +78,44 @@ def _ready() -> bool:
     return True
 
 
-def _parse(file: InboxFile, gazetteer_path: str, tz_name: str, guard: Limits) -> FileOutcome:
-    from ingest.places import load_gazetteer
-    from ingest.registry import load_registry
+def _parse(file: InboxFile, gazetteer_path: str, tz_name: str, guard: Limits) -> bytes:
+    """Runs in a worker: the file's account, pickled here, so that nothing but our own plain
+    data ever travels back (a result the pool failed to pickle would come back as the
+    exception it raised)."""
+    try:
+        from ingest.places import load_gazetteer
+        from ingest.registry import load_registry
 
-    return process_file(
-        file, load_registry(), load_gazetteer(Path(gazetteer_path)), ZoneInfo(tz_name), guard
-    )
+        outcome = process_file_safely(
+            file, load_registry(), load_gazetteer(Path(gazetteer_path)), ZoneInfo(tz_name), guard
+        )
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 (the contract or the gazetteer failed to load)
+        outcome = failed(file, exc)
+    try:
+        return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:  # noqa: BLE001 (a value in the account that cannot be pickled)
+        return pickle.dumps(failed(file, exc), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _failed(file: InboxFile, rule_id: str, message: str) -> FileOutcome:
     return FileOutcome(file, "quarantined", problem=(rule_id, message))
+
+
+def _received(file: InboxFile, future: Future, raise_bugs: bool) -> FileOutcome:
+    """The account a worker sent for ``file`` (BrokenProcessPool when the worker died)."""
+    try:
+        outcome = pickle.loads(future.result())
+    except BrokenProcessPool:
+        raise
+    except Exception as exc:  # the pool itself failed to hand the result over
+        outcome = failed(file, exc)
+    if outcome.problem and outcome.problem[0] == PARSER_ERROR:
+        log.error("the loader failed on %s: %s\n%s", file.rel, outcome.detail, outcome.traceback)
+        if raise_bugs:
+            raise ParserBug(outcome)
+    return outcome
 
 
 class Sandbox:
@@ -171,13 +217,9 @@ class Sandbox:
             for future in done:
                 file, _ = running.pop(future)
                 try:
-                    outcomes.append(future.result())
+                    outcomes.append(_received(file, future, self.limits.raise_bugs))
                 except BrokenProcessPool:
                     broken.append(file)
-                except MemoryError:
-                    outcomes.append(
-                        _failed(file, "too_large", "读取该文件所需内存超过上限；请拆分后重新报送")
-                    )
             if broken:
                 # every future of a broken pool fails; the culprit is among these and the rest
                 broken += [file for file, _ in running.values()]

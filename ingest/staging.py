@@ -94,6 +94,7 @@ def write_outcome(
         "sheets": sheets,
         "unmatched": [list(u) for u in outcome.unmatched],
         "problem": list(outcome.problem) if outcome.problem else None,
+        "detail": outcome.detail,
         "skipped_rows": dict(outcome.skipped_rows),
         "has_macros": outcome.has_macros,
     }
@@ -142,6 +143,7 @@ def read_outcome(folder: Path, index: int, rel: str) -> FileOutcome | SkippedPat
         sheets=sheets,
         unmatched=[tuple(u) for u in account["unmatched"]],
         problem=tuple(account["problem"]) if account["problem"] else None,
+        detail=account.get("detail"),
         skipped_rows=Counter(account["skipped_rows"]),
         has_macros=account["has_macros"],
     )

@@ -7,7 +7,7 @@ count and what the township is asked to do. A township with nothing missed gets 
 
 No personal data leaves this module: the household appears only by its code and the masked head
 ID (the mart's ``head_name`` is never read), and every string written goes through
-:func:`outreach.feedback.mask_text` as a second line of defence.
+:func:`ingest.pii.mask_text` as a second line of defence.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from outreach.feedback import mask_text
+from ingest.pii import mask_text
 from outreach.xlsx_style import HEADER
 
 FILE_PREFIX = "待走访清单_"

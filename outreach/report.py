@@ -69,10 +69,13 @@ def build_run_json(
     build: dict | None = None,
     up_to_date: bool = False,
     timings: dict | None = None,
+    failures: list[dict] | None = None,
 ) -> dict:
     """``published``: this run published a new warehouse. ``up_to_date``: it did not need to:
     the gate found nothing changed since the run in ``build["reuses_run"]`` published, whose
-    warehouse stays (build, check and publish were skipped). ``timings``: seconds per stage."""
+    warehouse stays (build, check and publish were skipped). ``timings``: seconds per stage.
+    ``failures``: what failed (``stage``, ``task`` when known, ``error``, ``file``), of which
+    ``reasons`` is the one-line form."""
     check_rows = [
         {
             "rule_id": c["rule_id"],
@@ -87,6 +90,7 @@ def build_run_json(
         "as_of": as_of,
         "published": published,
         "reasons": reasons,
+        "failures": failures or [],
         "files": ingest.get("files", {}),
         "rows": ingest.get("rows", {}),
         "sheets_unmatched": ingest.get("sheets_unmatched", 0),
@@ -123,6 +127,15 @@ def _published_text(run: dict) -> str:
             "未重新构建和检查，已发布的数据仓库保持不变（以下检查结果为该次运行的结果）"
         )
     return "否"
+
+
+def _problem_note(problem: dict | None) -> str:
+    """Why a file was returned whole: its rule id and message, and the exception behind it
+    where the loader has one (``parser_error``, ``corrupt``: for whoever runs the loader)."""
+    if not problem:
+        return ""
+    note = f"{problem['message']}（{problem['rule_id']}）"
+    return note + (f"；技术信息：{problem['detail']}" if problem.get("detail") else "")
 
 
 def summary_markdown(run: dict, ingest: dict) -> str:
@@ -188,7 +201,7 @@ def summary_markdown(run: dict, ingest: dict) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for f in by_provider[provider]:
-            note = f["problem"]["message"] if f.get("problem") else ""
+            note = _problem_note(f.get("problem"))
             lines.append(
                 f"| {f['file']} | {STATUS_LABELS.get(f['status'], f['status'])} | {'、'.join(f['datasets'])} "
                 f"| {f['rows_loaded']} | {f['rows_quarantined']} | {'、'.join(f['sheets_unmatched'])} | {note} |"

@@ -12,6 +12,7 @@ else asks for a :class:`Settings` (``load_settings()``) instead of touching ``os
 | OUTREACH_TIMEZONE | Asia/Shanghai | the county's time zone (as-of dates, schedules) |
 | OUTREACH_GAZETTEER | config/gazetteer.yml | the county and its townships |
 | OUTREACH_DASHBOARD_PORT | 8501 | the port of the dashboard (`make dashboard`) |
+| OUTREACH_PARSER_BUGS | quarantine | `quarantine`: a file the loader's own code fails on is quarantined (`parser_error`) and the night goes on; `raise`: that failure fails the night (the tests run so) |
 
 ``OUTREACH_NEW_PII_KEY`` is no setting of the services: only ``outreach rotate-pii-key`` reads it
 (:func:`new_pii_key_from_env`), given for that one command (``docker compose exec -e``), so it is
@@ -37,6 +38,9 @@ DEFAULT_GAZETTEER = PROJECT_ROOT / "config" / "gazetteer.yml"
 DUCKDB_MEMORY_LIMIT = "1GB"
 
 
+PARSER_BUG_POLICIES = ("quarantine", "raise")
+
+
 class SettingsError(ValueError):
     """An OUTREACH_* variable holds a value the pipeline cannot use."""
 
@@ -50,6 +54,11 @@ class Settings:
     timezone: str
     gazetteer: Path
     dashboard_port: int = 8501
+    parser_bugs: str = "quarantine"  # or "raise"
+
+    @property
+    def raise_parser_bugs(self) -> bool:
+        return self.parser_bugs == "raise"
 
     @property
     def warehouse_dir(self) -> Path:
@@ -164,6 +173,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     port_raw = (env.get("OUTREACH_DASHBOARD_PORT") or "8501").strip()
     if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
         raise SettingsError(f"OUTREACH_DASHBOARD_PORT must be a port number, got {port_raw!r}")
+    parser_bugs = (env.get("OUTREACH_PARSER_BUGS") or "quarantine").strip().lower()
+    if parser_bugs not in PARSER_BUG_POLICIES:
+        raise SettingsError(
+            f"OUTREACH_PARSER_BUGS must be one of {', '.join(PARSER_BUG_POLICIES)}, got {parser_bugs!r}"
+        )
     return Settings(
         home=home,
         inbox=inbox,
@@ -172,4 +186,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         timezone=tz,
         gazetteer=gazetteer,
         dashboard_port=int(port_raw),
+        parser_bugs=parser_bugs,
     )

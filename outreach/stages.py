@@ -38,7 +38,8 @@ def _read(path: Path) -> dict | None:
 
 @contextmanager
 def _recorded(settings: Settings, ctx: RunContext, name: str):
-    """Record a stage's failure beside its output, then let it fail the task."""
+    """Record a stage's failure beside its output, then let it fail the task. An exception
+    that knows the input file it failed on (``source_file``, e.g. ``ParserBug``) names it."""
     try:
         yield
     except Exception as exc:
@@ -47,10 +48,64 @@ def _recorded(settings: Settings, ctx: RunContext, name: str):
             {
                 "stage": name,
                 "error": f"{type(exc).__name__}: {exc}",
+                "file": getattr(exc, "source_file", None),
                 "traceback": traceback.format_exc(),
             },
         )
         raise
+
+
+# The stage each DAG task records its failure as (``_recorded``); a parse task is parse_<n>.
+_TASK_STAGES = {"plan_ingest": "ingest", "load_raw": "ingest", "needs_build": "gate"}
+
+
+def _stage_of(task_id: str) -> str:
+    if task_id.startswith("parse_files_"):  # a mapped task: parse_files_<map index>
+        return "parse_" + task_id.removeprefix("parse_files_")
+    if task_id.startswith("build."):
+        return "build"
+    return _TASK_STAGES.get(task_id, task_id)
+
+
+def failures(run_dir: Path, failed_tasks: list[str] | None = None) -> list[dict]:
+    """Why a run failed, in the order of the night: every stage that recorded an error (its
+    task, exception and, where there is one, the input file), then every task that failed
+    without recording one (killed, timed out or lost: its log in Airflow says more)."""
+    order = ["ingest", "parse", "gate", "build", "check", "publish"]
+
+    def rank(stage: str) -> tuple[int, int, str]:
+        head, _, number = stage.partition("_")
+        known = order.index(head) if head in order else len(order)
+        return known, int(number) if number.isdigit() else -1, stage
+
+    found: list[dict] = []
+    for path in run_dir.glob("*.error.json"):
+        record = _read(path) or {}
+        stage = record.get("stage") or path.name.removesuffix(".error.json")
+        found.append(
+            {"stage": stage, "error": record.get("error", "?"), "file": record.get("file")}
+        )
+    found.sort(key=lambda f: rank(f["stage"]))
+    recorded = {f["stage"] for f in found}
+    for task_id in failed_tasks or []:
+        if _stage_of(task_id) not in recorded:
+            found.append(
+                {
+                    "stage": _stage_of(task_id),
+                    "task": task_id,
+                    "error": "the task failed without recording an error (killed, timed out or "
+                    "lost its worker); see its log in Airflow",
+                    "file": None,
+                }
+            )
+    return found
+
+
+def failure_reason(failure: dict) -> str:
+    """One line of run.json's ``reasons``: the stage (or task), the exception, the file."""
+    where = failure.get("task") or failure["stage"]
+    reason = f"{where}: {failure['error']}"
+    return reason + (f" (file: {failure['file']})" if failure.get("file") else "")
 
 
 def _run_ids(context: dict) -> tuple[str, str]:
@@ -73,6 +128,18 @@ def claim(settings: Settings, context: dict) -> bool:
         progress.stage("lease", f"waiting: run {holder.get('run_id')} holds the build file")
         return False
     return True
+
+
+def failed_tasks(context: dict) -> list[str]:
+    """The tasks of this DAG run that have failed so far (a mapped task as ``<id>_<index>``);
+    empty when the API server cannot be asked (the report must be written anyway)."""
+    dag_id, run_id = _run_ids(context)
+    try:
+        states = context["ti"].get_task_states(dag_id=dag_id, run_ids=[run_id])
+    except Exception as exc:
+        log.warning("could not read the task states of run %s: %s", run_id, exc)
+        return []
+    return sorted(t for t, state in (states.get(run_id) or {}).items() if state == "failed")
 
 
 def release(settings: Settings, context: dict) -> None:
@@ -138,12 +205,14 @@ def plan_ingest(settings: Settings, ctx: RunContext, max_batches: int | None = N
 def parse_batch(settings: Settings, ctx: RunContext, batch: int) -> dict:
     """Parse one batch of the plan in sandboxed workers; no database is touched."""
     from ingest.pipeline import parse_batch as parse
+    from ingest.sandbox import SandboxLimits
 
+    limits = SandboxLimits(raise_bugs=settings.raise_parser_bugs)
     with (
         _recorded(settings, ctx, f"parse_{batch}"),
         timings.timed(ctx.report_dir(settings), f"parse_{batch}"),
     ):
-        return parse(staging_dir(settings, ctx), batch, settings.gazetteer, settings.tz)
+        return parse(staging_dir(settings, ctx), batch, settings.gazetteer, settings.tz, limits)
 
 
 def load_raw(settings: Settings, ctx: RunContext) -> dict:
@@ -171,6 +240,7 @@ def load_raw(settings: Settings, ctx: RunContext) -> dict:
             tz=settings.tz,
             progress=show,
             quarantine_dir=settings.quarantine_dir,
+            raise_bugs=settings.raise_parser_bugs,
         ).as_dict()
         _write(ctx.report_dir(settings) / "ingest.json", summary)
         progress.stage(
@@ -429,7 +499,10 @@ def read_late_reports(db: Path) -> list[dict]:
     return _query_build(db, read, [])
 
 
-def report(settings: Settings, ctx: RunContext) -> dict:
+def report(settings: Settings, ctx: RunContext, failed_tasks: list[str] | None = None) -> dict:
+    """The run report (``outreach.report``), the return and follow-up workbooks, whatever
+    happened before. ``failed_tasks``: the Airflow tasks of this run that failed, so that one
+    that died without recording its error is still named."""
     import shutil
     import time
 
@@ -451,11 +524,8 @@ def report(settings: Settings, ctx: RunContext) -> dict:
         checks = _read(reused / "check.json")
         if (reused / "data_docs").is_dir() and not (run_dir / "data_docs").exists():
             shutil.copytree(reused / "data_docs", run_dir / "data_docs")
-    reasons = []
-    for name in ("ingest", "gate", "build", "check", "publish"):
-        err = _read(run_dir / f"{name}.error.json")
-        if err:
-            reasons.append(f"{name}: {err['error']}")
+    failed = failures(run_dir, failed_tasks)
+    reasons = [failure_reason(f) for f in failed]
     up_to_date = skipped and not reasons
     if not published and not reasons and not up_to_date:
         reasons.append("publish did not run")
@@ -481,6 +551,7 @@ def report(settings: Settings, ctx: RunContext) -> dict:
         build=_build_record(decision, skipped),
         up_to_date=up_to_date,
         timings=stage_times,
+        failures=failed,
     )
     # before write_report copies the run's folder to latest/
     write_feedback(settings.build_db, run_dir, ctx.run_id)

@@ -10,6 +10,8 @@ _AIRFLOW_HOME = tempfile.mkdtemp(prefix="outreach-test-airflow-")
 for key in [k for k in os.environ if k.startswith(("AIRFLOW__", "OUTREACH_"))]:
     del os.environ[key]
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+# A bug of the loader's own code fails the run in tests; a night quarantines the file instead.
+os.environ["OUTREACH_PARSER_BUGS"] = "raise"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 # astronomer-cosmos (the DAG's dbt task group) would report usage over HTTP; tests run offline.

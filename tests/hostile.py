@@ -19,14 +19,19 @@ VISIT_ROW = ["2013-04-02", "C001", "H001", "入户"]
 _SHEET_XML = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
     '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{dimension}'
-    "<sheetData>{rows}</sheetData></worksheet>"
+    "<sheetData>{rows}</sheetData>{after}</worksheet>"
 )
 
 
 def _xlsx_bytes(
-    rows_xml: str, dimension: str = "", extra: dict[str, bytes] | None = None, prolog: str = ""
+    rows_xml: str,
+    dimension: str = "",
+    extra: dict[str, bytes] | None = None,
+    prolog: str = "",
+    after_data: str = "",
 ) -> bytes:
-    """A minimal valid xlsx with inline strings, built by hand so the XML can be anything."""
+    """A minimal valid xlsx with inline strings, built by hand so the XML can be anything
+    (``after_data``: what follows ``sheetData``, e.g. ``mergeCells``)."""
     files = {
         "[Content_Types].xml": (
             '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
@@ -51,7 +56,8 @@ def _xlsx_bytes(
             '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
             "</Relationships>"
         ),
-        "xl/worksheets/sheet1.xml": prolog + _SHEET_XML.format(dimension=dimension, rows=rows_xml),
+        "xl/worksheets/sheet1.xml": prolog
+        + _SHEET_XML.format(dimension=dimension, rows=rows_xml, after=after_data),
     }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -87,9 +93,9 @@ def write_hostile_corpus(inbox: Path) -> dict[str, str]:
     put("zero.xlsx", b"", "empty_file")
     put("truncated.xlsx", good[: len(good) // 2], "corrupt")
     put("random.xlsx", bytes(range(256)) * 8, "not_spreadsheet")
-    put(
+    put(  # what a web system's "导出Excel" saves when the session has expired: no table
         "page.xls",
-        "<html><head><meta charset='utf-8'></head><body><table><tr><td>走访日期</td></tr></table></body></html>".encode(),
+        "<html><head><meta charset='utf-8'></head><body><p>会话已过期，请重新登录</p></body></html>".encode(),
         "not_spreadsheet",
     )
     put("notes.xls", "走访日期,干部编号,户编号\n2013-04-02,C001,H001\n".encode(), "not_spreadsheet")

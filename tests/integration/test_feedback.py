@@ -74,7 +74,8 @@ def build(tmp_path_factory):
         [json.dumps(original, ensure_ascii=False)],
     )
     con.execute(
-        "insert into raw.quarantine_files values "
+        "insert into raw.quarantine_files "
+        "(provider, source_file, file_sha256, rule_id, message, load_id) values "
         "('townships', 'townships/odd.xlsx', 'def', 'some_new_reason', '奇怪的文件', 'L1')"
     )
     con.close()

@@ -166,8 +166,8 @@ def test_same_bytes_again_change_nothing_and_a_resend_replaces(inbox, tmp_path):
 
 def test_bad_files_are_quarantined_whole_and_the_rest_still_loads(inbox, tmp_path):
     (inbox / "townships/什玲镇/empty.xlsx").write_bytes(b"")
-    (inbox / "townships/什玲镇/page.xls").write_text(
-        "<html><body><table><tr><td>1</td></tr></table></body></html>"
+    (inbox / "townships/什玲镇/page.xls").write_text(  # a web system's error page, no table
+        "<html><body><p>会话已过期，请重新登录后再导出</p></body></html>"
     )
     (inbox / "townships/什玲镇/broken.xlsx").write_bytes(b"PK\x03\x04" + os.urandom(200))
     (inbox / "loose.xlsx").write_bytes((inbox / "townships/什玲镇/2013Q2走访.xlsx").read_bytes())

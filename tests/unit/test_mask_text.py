@@ -9,8 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.normalise import resident_id_check_char
-from ingest.pii import mask
-from outreach.feedback import mask_text
+from ingest.pii import mask, mask_text
 
 GOOD_ID = "46902919800101002" + resident_id_check_char("46902919800101002")
 X_ID = "46902919800101003X"  # the shape is what matters here, not the checksum
