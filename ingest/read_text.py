@@ -41,10 +41,12 @@ def _zero_byte_encoding(head: bytes) -> str | None:
         return "utf-32-le"
     if quarter and zero_at[0] == zero_at[1] == quarter:
         return "utf-32-be"
+    # UTF-16: ASCII puts its zero byte on one side; a CJK character has one only when its
+    # code point ends in 00 (U+4E00 一), so the other side stays far rarer
     even, odd = zero_at[0] + zero_at[2], zero_at[1] + zero_at[3]
-    if odd and not even:
+    if odd > 4 * even:
         return "utf-16-le"
-    if even and not odd:
+    if even > 4 * odd:
         return "utf-16-be"
     return None
 

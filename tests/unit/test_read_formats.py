@@ -174,7 +174,7 @@ def test_opendocument_with_entities_is_refused(tmp_path):
                 body = body.replace(
                     b"?>", b'?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>', 1
                 )
-            dst.writestr(info, body)
+            dst.writestr(info.filename, body)
     path = tmp_path / "entities.ods"
     path.write_bytes(buf.getvalue())
     assert inspect(path, sniff(path), path.stat().st_size).rule_id == "xml_entities"
@@ -391,10 +391,20 @@ def test_an_ods_whose_mimetype_is_not_first_is_still_inspected_as_opendocument(t
     buf = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(buf, "w") as dst:
         for info in reversed(src.infolist()):
-            dst.writestr(info, src.read(info))
+            dst.writestr(info.filename, src.read(info.filename))
     path = tmp_path / "x.ods"
     path.write_bytes(buf.getvalue())
     assert sniff(path) == "xlsx"
     assert inspect(path, "xlsx", path.stat().st_size) is None
     (sheet,) = read_sheets(path, "xlsx")
     assert _texts(sheet.rows) == _texts(ROWS)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_mark_is_found_even_when_a_character_ends_in_a_zero_byte(
+    tmp_path, encoding
+):
+    """一 (U+4E00), 丁 (U+4E01)…: a CJK character may put a zero byte on the 'wrong' side."""
+    rows = [HEADER, ["2014-04-02", "C一〇〇", "H丁一", "入户", "一一一一一一一一"]]
+    kind, (sheet,) = _read(tmp_path, "走访.csv", text_table_bytes(rows, encoding))
+    assert kind == "csv" and _texts(sheet.rows) == _texts(rows)
