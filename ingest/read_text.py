@@ -26,29 +26,40 @@ DELIMITERS = (",", "\t", ";")
 _SAMPLE_LINES = 50
 
 
+def _plausible(ch: str) -> bool:
+    """A character a table of ours would hold: ASCII, Latin, punctuation, CJK, full-width."""
+    code = ord(ch)
+    return (
+        ch in "\t\r\n\ufeff"
+        or 0x20 <= code < 0x7F
+        or 0xA0 <= code < 0x250
+        or 0x2000 <= code < 0x2070
+        or 0x3000 <= code < 0x3040
+        or 0x3400 <= code < 0xA000
+        or 0xFF00 <= code < 0xFFF0
+    )
+
+
 def _zero_byte_encoding(head: bytes) -> str | None:
     """UTF-32 or UTF-16 without a mark, from where the zero bytes of its text fall (every
-    character of the Basic Multilingual Plane has two zero bytes in UTF-32; every ASCII one
-    a zero byte in UTF-16: commas, tabs and line ends are ASCII)."""
+    character of the Basic Multilingual Plane has two zero bytes in UTF-32), else from which
+    byte order reads as the characters of a table (a CJK character such as 一, U+4E00, has a
+    zero byte too, so the zero bytes alone do not tell UTF-16's byte order)."""
     head = head[: len(head) - len(head) % 4]
     if b"\x00" not in head:
         return None
-    zero_at = [0, 0, 0, 0]
-    for i in range(4):
-        zero_at[i] = head[i::4].count(0)
     quarter = len(head) // 4
-    if quarter and zero_at[2] == zero_at[3] == quarter:
+    if quarter and head[2::4].count(0) == head[3::4].count(0) == quarter:
         return "utf-32-le"
-    if quarter and zero_at[0] == zero_at[1] == quarter:
+    if quarter and head[0::4].count(0) == head[1::4].count(0) == quarter:
         return "utf-32-be"
-    # UTF-16: ASCII puts its zero byte on one side; a CJK character has one only when its
-    # code point ends in 00 (U+4E00 一), so the other side stays far rarer
-    even, odd = zero_at[0] + zero_at[2], zero_at[1] + zero_at[3]
-    if odd > 4 * even:
-        return "utf-16-le"
-    if even > 4 * odd:
-        return "utf-16-be"
-    return None
+    best, best_score = None, 0.8  # four characters in five plausible at least
+    for encoding in ("utf-16-le", "utf-16-be"):
+        text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
+        score = sum(map(_plausible, text)) / max(len(text), 1)
+        if score > best_score:
+            best, best_score = encoding, score
+    return best
 
 
 def text_encoding(head: bytes) -> tuple[str, int] | None:
