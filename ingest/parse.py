@@ -45,6 +45,10 @@ _FILE_ERRORS = (
     ExpatError,
 )
 _FILE_ERROR_MODULES = ("python_calamine", "pyo3_runtime", "defusedxml")
+_NOTHING_IN_IT = (
+    "empty_file",
+    "文件里没有任何内容（每个工作表都是空的）；请确认报送的是填好的文件",
+)
 
 
 @dataclass
@@ -129,6 +133,9 @@ def process_file(
     )
     t2 = time.perf_counter()
     timings["read"] = t2 - t1
+    if not any(any(v is not None for v in row) for sheet in sheets for row in sheet.rows):
+        outcome.status, outcome.problem = "quarantined", _NOTHING_IN_IT
+        return outcome
     for sheet in sheets:
         if not any(any(v is not None for v in row) for row in sheet.rows):
             outcome.skipped_rows["empty_sheet"] += 1

@@ -33,7 +33,7 @@ from ingest.load import CommitGroup, PiiKeyMismatch, RawStore
 from ingest.parse import FileOutcome, failed
 from ingest.places import load_gazetteer
 from ingest.registry import load_registry
-from ingest.sandbox import Sandbox, SandboxLimits
+from ingest.sandbox import ParserBug, Sandbox, SandboxLimits
 
 log = logging.getLogger("outreach.ingest")
 
@@ -105,7 +105,7 @@ class _Committer:
             raise
         except Exception as exc:
             if self.raise_bugs:
-                raise
+                raise ParserBug(failed(outcome.file, exc)) from exc
             outcome = failed(outcome.file, exc)
             log.error(
                 "the loader failed on %s: %s\n%s",
@@ -323,6 +323,7 @@ def parse_batch(
     plan = _read_plan(folder)
     inbox = Path(plan["inbox"])
     registry = load_registry()
+    load_gazetteer(gazetteer_path)  # a broken configuration fails the task, not every file
     indices = plan["batches"][batch]
     by_rel: dict[str, int] = {}
     files: list[InboxFile] = []
@@ -341,7 +342,7 @@ def parse_batch(
                 staging.write_outcome(folder, index, outcome, registry)
             except Exception as exc:  # a value the stager cannot type: that file, not the batch
                 if sandbox.limits.raise_bugs:
-                    raise
+                    raise ParserBug(failed(outcome.file, exc)) from exc
                 outcome = failed(outcome.file, exc)
                 log.error(
                     "staging failed for %s: %s\n%s",

@@ -45,13 +45,13 @@ class SandboxLimits:
 
 
 class ParserBug(RuntimeError):
-    """The loader's own code failed on a file (raised only with ``raise_bugs``)."""
+    """The loader's own code failed on a file (raised only with ``raise_bugs``). The message
+    names the file and the exception; ``worker_traceback`` is where it was raised."""
 
     def __init__(self, outcome: FileOutcome):
         self.source_file = outcome.file.rel
-        super().__init__(
-            f"the loader failed on {outcome.file.rel}: {outcome.detail}\n{outcome.traceback or ''}"
-        )
+        self.worker_traceback = outcome.traceback
+        super().__init__(f"the loader failed on {outcome.file.rel}: {outcome.detail}")
 
 
 def _init_worker(memory_bytes: int, gazetteer_path: str) -> None:

@@ -16,7 +16,7 @@ from ingest.load import RawStore
 from ingest.parse import FileOutcome
 from ingest.pipeline import _Committer, run_ingest
 from ingest.registry import load_registry
-from ingest.sandbox import SandboxLimits
+from ingest.sandbox import ParserBug, SandboxLimits
 from ingest.validate import SheetRows
 from outreach.settings import DEFAULT_GAZETTEER
 from tests.corpus import broken_files, format_files
@@ -141,7 +141,40 @@ def test_a_file_the_loader_cannot_stage_is_its_parser_error_and_the_others_load(
 
     store = RawStore(tmp_path / "c.duckdb", load_registry(), TZ)
     try:
-        with pytest.raises(Exception, match="object"):  # the tests' setting: fail loudly
+        with pytest.raises(ParserBug, match="bad.csv"):  # the tests' setting: fail loudly
             _Committer(store, "L1", KEY, None, done.append, raise_bugs=True).add(bad)
     finally:
         store.close()
+
+
+def test_a_file_the_parse_task_cannot_stage_is_its_parser_error_in_a_night(tmp_path, monkeypatch):
+    from ingest import pipeline, staging
+
+    inbox = tmp_path / "inbox"
+    township = inbox / "townships" / "毛感乡"
+    township.mkdir(parents=True)
+    for name in ("好.csv", "坏.csv"):
+        (township / name).write_bytes(format_files(VISITS)["utf8.csv"])
+    real = staging.write_outcome
+
+    def write_outcome(folder, index, outcome, registry):
+        if outcome.file.rel.endswith("坏.csv") and outcome.status == "loaded":
+            raise TypeError("a bug of ours")
+        return real(folder, index, outcome, registry)
+
+    monkeypatch.setattr(staging, "write_outcome", write_outcome)
+    folder = tmp_path / "staging"
+    db = tmp_path / "b.duckdb"
+    pipeline.plan_ingest(inbox, db, folder)
+    with pytest.raises(ParserBug, match="坏.csv"):  # the tests' setting
+        pipeline.parse_batch(folder, 0, DEFAULT_GAZETTEER, TZ, SandboxLimits(raise_bugs=True))
+    pipeline.parse_batch(folder, 0, DEFAULT_GAZETTEER, TZ)  # a night's
+    summary = pipeline.load_staged(folder, db, DEFAULT_GAZETTEER, KEY, "L1", TZ).as_dict()
+    got = {
+        f["file"].rsplit("/", 1)[-1]: (f["status"], (f["problem"] or {}).get("detail"))
+        for f in summary["file_details"]
+    }
+    assert got == {
+        "好.csv": ("loaded", None),
+        "坏.csv": ("quarantined", "TypeError: a bug of ours"),
+    }
