@@ -91,9 +91,31 @@ def _ignored(name: str) -> bool:
     return name.startswith(("~$", ".")) or name in ("Thumbs.db", "desktop.ini")
 
 
+def _utf8(rel: str) -> bool:
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(rel: str) -> str:
+    """A path whose name is not UTF-8 (a zip packed on a Chinese Windows and unpacked here
+    keeps its GBK bytes) as text that can be written anywhere: its bytes read as GB18030."""
+    parts = [
+        part
+        if _utf8(part)
+        else part.encode("utf-8", "surrogateescape").decode("gb18030", "replace")
+        for part in rel.split("/")
+    ]
+    return "/".join(parts) + "（文件名非 UTF-8）"
+
+
 def describe(inbox: Path, full: Path) -> InboxFile | SkippedPath:
     """One path under the (resolved) inbox: a file to read, or why it is skipped."""
     rel = full.relative_to(inbox).as_posix()
+    if not _utf8(rel):  # its identity could be stored nowhere: named in the report instead
+        return SkippedPath(_shown(rel), "name_not_utf8")
     if _ignored(full.name):
         return SkippedPath(rel, "hidden_or_lock_file")
     try:
@@ -131,7 +153,8 @@ def discover(inbox: Path) -> tuple[list[InboxFile], list[SkippedPath]]:
             full = Path(dirpath) / name
             inside = full.resolve().is_relative_to(inbox)
             reason = "symlinked_folder" if inside else "symlink_outside_inbox"
-            skipped.append(SkippedPath(full.relative_to(inbox).as_posix(), reason))
+            rel = full.relative_to(inbox).as_posix()
+            skipped.append(SkippedPath(rel if _utf8(rel) else _shown(rel), reason))
             dirnames.remove(name)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):

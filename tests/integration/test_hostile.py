@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from ingest.guard import Limits
-from ingest.pipeline import run_ingest
+from ingest.pipeline import plan_ingest, run_ingest
 from ingest.registry import load_registry
 from ingest.sandbox import SandboxLimits
 from outreach.demo import PLANTED, write_demo_inbox
@@ -171,3 +171,21 @@ def test_quarantined_row_keeps_its_original_cells(demo_and_hostile):
         "select rule_id, original_values from raw.quarantine_rows"
     ).fetchall():
         assert rule and json.loads(original)
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_with_a_reason_and_stops_nothing(tmp_path):
+    """A zip packed on a Chinese Windows keeps GBK names when unpacked here: 走访.csv arrives as
+    the bytes D7DF B7C3. Its name can be stored nowhere, so it is listed, and the rest loads."""
+    township = tmp_path / "inbox" / "townships" / "毛感乡"
+    township.mkdir(parents=True)
+    body = "走访日期,干部编号,户编号\n2014-04-02,C1,H1\n".encode()
+    (township / "好.csv").write_bytes(body)
+    with open(bytes(township) + b"/" + "走访.csv".encode("gbk"), "wb") as fh:
+        fh.write(body)
+    summary = _ingest(tmp_path / "inbox", tmp_path / "b.duckdb")
+    assert [f["file"] for f in summary["file_details"]] == ["townships/毛感乡/好.csv"]
+    assert summary["skipped_paths"] == [
+        {"path": "townships/毛感乡/走访.csv（文件名非 UTF-8）", "reason": "name_not_utf8"}
+    ]
+    plan = plan_ingest(tmp_path / "inbox", tmp_path / "b.duckdb", tmp_path / "staging")
+    assert plan["files"] == 1
