@@ -131,13 +131,19 @@ def describe(inbox: Path, full: Path) -> InboxFile | SkippedPath:
         return SkippedPath(rel, "not_a_regular_file")
     first = rel.split("/", 1)[0]
     provider = first if "/" in rel and first in PROVIDERS else None
+    try:
+        digest, kind = sha256_of(full), sniff(full)
+    except FileNotFoundError:
+        return SkippedPath(rel, "vanished")
+    except OSError:  # an I/O error or no permission: the file is there, and tried again next night
+        return SkippedPath(rel, "unreadable")
     return InboxFile(
         path=full,
         rel=rel,
         provider=provider,
         size=st.st_size,
-        sha256=sha256_of(full),
-        kind=sniff(full),
+        sha256=digest,
+        kind=kind,
         mtime=st.st_mtime,
     )
 

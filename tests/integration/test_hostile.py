@@ -189,3 +189,27 @@ def test_a_file_name_that_is_not_utf8_is_skipped_with_a_reason_and_stops_nothing
     ]
     plan = plan_ingest(tmp_path / "inbox", tmp_path / "b.duckdb", tmp_path / "staging")
     assert plan["files"] == 1
+
+
+def test_a_file_the_disk_cannot_read_is_skipped_and_tried_again(tmp_path, monkeypatch):
+    import errno
+
+    import ingest.discover as discover_module
+
+    township = tmp_path / "inbox" / "townships" / "毛感乡"
+    township.mkdir(parents=True)
+    for name in ("好.csv", "坏盘.csv"):
+        (township / name).write_text("走访日期,干部编号,户编号\n2014-04-02,C1,H1\n")
+    real = discover_module.sha256_of
+
+    def sha256_of(path):
+        if path.name == "坏盘.csv":
+            raise OSError(errno.EIO, "Input/output error")
+        return real(path)
+
+    monkeypatch.setattr(discover_module, "sha256_of", sha256_of)
+    summary = _ingest(tmp_path / "inbox", tmp_path / "b.duckdb")
+    assert [f["file"] for f in summary["file_details"]] == ["townships/毛感乡/好.csv"]
+    assert summary["skipped_paths"] == [
+        {"path": "townships/毛感乡/坏盘.csv", "reason": "unreadable"}
+    ]
