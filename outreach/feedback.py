@@ -66,11 +66,15 @@ ROW_HINTS = {
 ROW_HINT_FALLBACK = "请按“问题”一栏的说明修改该行后重新报送；如有疑问请联系县委组织部。"
 
 FILE_HINTS = {
-    "empty_file": "文件是空的（0 字节），可能是上传或拷贝中断；请重新保存后报送。",
-    "corrupt": "文件已损坏，无法打开；请在 Excel 中打开确认内容后，另存为新的 .xlsx 文件再报送。",
+    "empty_file": "文件是空的（0 字节，或每个工作表都没有内容），可能是上传或拷贝中断，或报送了空白文件；请确认后重新报送。",
+    "corrupt": "文件已损坏，无法打开（多为下载、拷贝不完整）；请在 Excel 中打开确认内容后，另存为新的 .xlsx 文件再报送。",
     "encrypted": "文件设置了打开密码：请在 Excel 中取消密码（文件 → 信息 → 保护工作簿 → 用密码进行加密，清空密码）后重新报送。",
-    "not_spreadsheet": "这不是 Excel 表格（可能只是改了扩展名）：请在 Excel 中打开后“另存为” Excel 工作簿（.xlsx）再报送。",
-    "bad_encoding": "CSV 文件编码无法识别：请另存为 UTF-8 编码的 CSV，或直接另存为 .xlsx 报送。",
+    "not_spreadsheet": "这不是 Excel 表格（可能只是改了扩展名，或是没有表格的网页）：请在 Excel 中打开后“另存为” Excel 工作簿（.xlsx）再报送。",
+    "bad_encoding": "文本表格的编码无法识别：请另存为“CSV UTF-8”或“Unicode 文本”，或直接另存为 .xlsx 报送。",
+    "bad_csv": "CSV 文件中有引号没有成对，或某个单元格内容过长，后面的内容无法分开：请在 Excel 中打开核对该行后，另存为 .xlsx 报送。",
+    "unsupported_format": "WPS 表格（.et）文件无法读取：请在 WPS 中“另存为” Excel 工作簿（.xlsx）后重新报送。",
+    "unreadable": "读取时文件已被移走、删除或无法打开：请重新报送该文件。",
+    "parser_error": "系统读取该文件时出错，责任不在报送单位；文件已留存，县委组织部会处理，无需重复报送。",
     "unknown_provider": "文件没有放在报送单位的文件夹里：请放入 townships（乡镇）、joint_branches（联合党支部）、enterprises（企业）或 county（县委组织部）文件夹后重新报送。",
     "zip_bomb": "文件解压后体积异常巨大，出于安全未读取：请把数据复制到空白模板中保存后重新报送。",
     "xml_entities": "文件内部含有不安全的结构（XML 实体），出于安全未读取：请把数据复制到空白模板中保存后重新报送。",

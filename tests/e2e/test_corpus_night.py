@@ -22,6 +22,7 @@ import duckdb
 import pytest
 
 from outreach.demo import DEMO_AS_OF, EXPECTED_HEADLINES, write_demo_inbox
+from outreach.feedback import FILE_HINTS
 from outreach.stages import failure_reason
 from tests.corpus import ANY, write_corpus
 
@@ -76,6 +77,7 @@ def test_every_corpus_file_is_accounted_for(night):
         assert rel in ledger, f"{rel} is missing from raw.file_versions"
         if f["status"] == "quarantined":
             assert ledger[rel] == "quarantined" and refused[rel] == f["problem"]["rule_id"], rel
+            assert f["problem"]["rule_id"] in FILE_HINTS, rel  # explained to its sender
             assert f["problem"]["rule_id"] != "parser_error", rel
         else:
             assert ledger[rel] == "current", rel

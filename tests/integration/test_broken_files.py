@@ -18,6 +18,7 @@ from ingest.pipeline import _Committer, run_ingest
 from ingest.registry import load_registry
 from ingest.sandbox import ParserBug, SandboxLimits
 from ingest.validate import SheetRows
+from outreach.feedback import FILE_HINTS
 from outreach.settings import DEFAULT_GAZETTEER
 from tests.corpus import broken_files, format_files
 
@@ -75,6 +76,7 @@ def test_each_broken_file_is_quarantined_with_its_rule_and_every_format_loads(lo
         for f in summary["file_details"]
     }
     assert got == expected
+    assert set(got.values()) - {"loaded"} <= set(FILE_HINTS)  # each explained to its sender
     for f in summary["file_details"]:
         if f["status"] == "loaded":
             assert (f["datasets"], f["rows_loaded"], f["rows_quarantined"]) == (["visits"], 3, 0)

@@ -1,0 +1,24 @@
+"""Every quarantine rule the loader can give has a row in the README's table and a hint in the
+return list, and nothing else does: a sender never reads a rule nobody explained."""
+
+from __future__ import annotations
+
+import re
+
+from outreach.feedback import FILE_HINTS, ROW_HINTS
+from outreach.settings import PROJECT_ROOT
+
+
+def _readme_rules() -> set[str]:
+    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    table = text.split("What a file or row is quarantined for", 1)[1].split("\n\n", 2)[1]
+    return {
+        rule
+        for line in table.splitlines()
+        if line.startswith("| `")
+        for rule in re.findall(r"`([a-z_]+)`", line.split("|")[1])
+    }
+
+
+def test_the_readme_table_and_the_return_lists_explain_the_same_rules():
+    assert _readme_rules() == set(FILE_HINTS) | set(ROW_HINTS)
