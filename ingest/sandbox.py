@@ -81,18 +81,13 @@ def _ready() -> bool:
 def _parse(file: InboxFile, gazetteer_path: str, tz_name: str, guard: Limits) -> bytes:
     """Runs in a worker: the file's account, pickled here, so that nothing but our own plain
     data ever travels back (a result the pool failed to pickle would come back as the
-    exception it raised)."""
-    try:
-        from ingest.places import load_gazetteer
-        from ingest.registry import load_registry
+    exception it raised). A contract or gazetteer that cannot be loaded is no file's problem:
+    its error fails the task, as it would in the parent."""
+    from ingest.places import load_gazetteer
+    from ingest.registry import load_registry
 
-        outcome = process_file_safely(
-            file, load_registry(), load_gazetteer(Path(gazetteer_path)), ZoneInfo(tz_name), guard
-        )
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:  # noqa: BLE001 (the contract or the gazetteer failed to load)
-        outcome = failed(file, exc)
+    registry, gazetteer = load_registry(), load_gazetteer(Path(gazetteer_path))
+    outcome = process_file_safely(file, registry, gazetteer, ZoneInfo(tz_name), guard)
     try:
         return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:  # noqa: BLE001 (a value in the account that cannot be pickled)
@@ -104,13 +99,9 @@ def _failed(file: InboxFile, rule_id: str, message: str) -> FileOutcome:
 
 
 def _received(file: InboxFile, future: Future, raise_bugs: bool) -> FileOutcome:
-    """The account a worker sent for ``file`` (BrokenProcessPool when the worker died)."""
-    try:
-        outcome = pickle.loads(future.result())
-    except BrokenProcessPool:
-        raise
-    except Exception as exc:  # the pool itself failed to hand the result over
-        outcome = failed(file, exc)
+    """The account a worker sent for ``file``: BrokenProcessPool when the worker died, the
+    configuration's error when it could not be loaded."""
+    outcome = pickle.loads(future.result())
     if outcome.problem and outcome.problem[0] == PARSER_ERROR:
         log.error("the loader failed on %s: %s\n%s", file.rel, outcome.detail, outcome.traceback)
         if raise_bugs:

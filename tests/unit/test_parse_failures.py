@@ -117,10 +117,11 @@ def test_the_parent_raises_a_parser_bug_only_when_asked(one_file):
     assert _received(one_file, _future(pickle.dumps(broken_file)), True).problem[0] == "corrupt"
 
 
-def test_a_result_the_pool_could_not_hand_over_is_that_files_quarantine(one_file):
-    sent = _future(exc=pickle.PicklingError("cannot pickle 'PanicException'"))
-    outcome = _received(one_file, sent, raise_bugs=False)
-    assert outcome.problem[0] == "parser_error" and "PicklingError" in outcome.detail
+def test_an_error_of_the_configuration_is_the_tasks_not_a_files(one_file):
+    """The worker raises only when the contract or the gazetteer cannot be loaded: that fails
+    the task, as it would in the parent, instead of quarantining every file."""
+    with pytest.raises(FileNotFoundError):
+        _received(one_file, _future(exc=FileNotFoundError("gazetteer.yml")), raise_bugs=False)
 
 
 def test_the_setting_that_makes_parser_bugs_fail():
