@@ -20,13 +20,15 @@ from pathlib import Path
 
 import duckdb
 
+from ingest import pii
 from outreach.dbt_runner import DbtNodeResult
 
-# RE2 has no look-around: a boundary is start/end or a non-digit.
-ID_PATTERN = r"(^|[^0-9])[0-9]{17}[0-9Xx]([^0-9]|$)"
-MOBILE_PATTERN = r"(^|[^0-9])1[3-9][0-9]{9}([^0-9]|$)"
-# either of the two in one pass over the text (the scan reads every text column of the build)
-PII_PATTERN = r"(^|[^0-9])([0-9]{17}[0-9Xx]|1[3-9][0-9]{9})([^0-9]|$)"
+# An ID or a mobile number in any spelling (ingest.pii owns the patterns, and the dbt macro
+# scrub_pii masks exactly what they find): the scan reads every text column of the build with
+# PII_PATTERN, both in one pass.
+ID_PATTERN = pii.ID_IN_TEXT
+MOBILE_PATTERN = pii.MOBILE_IN_TEXT
+PII_PATTERN = pii.PII_IN_TEXT
 
 # Tables the publish step adds to the published file; the build never has them.
 PUBLISH_ONLY_TABLES = frozenset({"publication"})

@@ -1,9 +1,12 @@
-{#- Lineage columns that every raw dataset table carries after its data columns. -#}
+{#- Lineage columns that every raw dataset table carries after its data columns. File and sheet
+    names are the senders' text too: an ID or a phone number in them is masked (scrub_pii), so
+    that a name can never block publishing; the same file's rows and ledger row stay joinable
+    (the mask is the same on both sides, and file_sha256 goes with it). -#}
 {% macro lineage_columns() -%}
         provider,
-        source_file,
+        {{ scrub_pii('source_file') }} as source_file,
         file_sha256,
-        sheet_name,
+        {{ scrub_pii('sheet_name') }} as sheet_name,
         cast(row_number as integer) as row_number,
         load_id,
         loaded_at

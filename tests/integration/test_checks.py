@@ -35,11 +35,12 @@ def test_id_and_phone_patterns_are_found_even_inside_free_text(tmp_path):
         [
             ("a", "拉家常，户主身份证46902919800101002X，已核实", None, 1),
             ("b", "联系电话：13812343210", None, 2),
-            ("c", "电话138 1234 3210 已隐去", None, 3),
+            ("c", "电话138 1234 3210 已隐去", None, 3),  # spaced: a number all the same
+            ("d", "2014-06-30_20261204T140626354701Z 与 H20201006", None, 4),  # no number
         ],
     )
     hits = scan_personal_data(con, ("marts",))
-    assert [(h.rule_id, h.failures) for h in hits] == [("pii_outside_raw", 2)]
+    assert [(h.rule_id, h.failures) for h in hits] == [("pii_outside_raw", 3)]
     assert all("4690291980" not in s for s in hits[0].sample)  # the sample never repeats the number
 
 

@@ -6,7 +6,7 @@ source as (
 
 final as (
     select
-        source_file,
+        {{ scrub_pii('source_file') }} as source_file,
         provider,
         file_sha256,
         cast(size_bytes as bigint) as size_bytes,

@@ -1,5 +1,5 @@
-{#- The column holds no resident-ID (18 chars) or mobile-number (11 digits) pattern: free text
-    leaving the raw layer must have gone through scrub_pii. -#}
+{#- The column holds no resident ID or mobile number in any spelling (the patterns of
+    scrub_pii): free text leaving the raw layer must have gone through scrub_pii. -#}
 {% test no_pii_pattern(model, column_name) %}
 
 with
@@ -7,8 +7,8 @@ with
 final as (
     select {{ column_name }}
     from {{ model }}
-    where regexp_matches({{ column_name }}, '[0-9]{17}[0-9Xx]')
-        or regexp_matches({{ column_name }}, '1[3-9][0-9]{9}')
+    where regexp_matches({{ column_name }}, {{ pii_id_in_text() }})
+        or regexp_matches({{ column_name }}, {{ pii_mobile_in_text() }})
 )
 
 select * from final
