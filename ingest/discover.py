@@ -91,6 +91,14 @@ def _ignored(name: str) -> bool:
     return name.startswith(("~$", ".")) or name in ("Thumbs.db", "desktop.ini")
 
 
+def printable(text: str) -> str:
+    """A name for a log line or a terminal: a line break, a tab or any other control or format
+    character in it written as its escape (``\\n``), so a file name cannot start a forged line."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def _utf8(rel: str) -> bool:
     try:
         rel.encode("utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ingest.pii import mask_text
 from ingest.read import Sheet
 from ingest.registry import ColumnSpec, DatasetSpec, header_key, strip_unit
 from ingest.text import cell_text, compact
@@ -163,13 +164,14 @@ def find_header(sheet: Sheet, registry: dict[str, DatasetSpec]) -> HeaderMatch |
 
 def header_cells(sheet: Sheet) -> list[str]:
     """The most header-like row of an unmatched sheet, for the report: the first row among the
-    first rows with the most non-empty cells."""
+    first rows with the most non-empty cells. A sheet without a header gives a row of data
+    here, so IDs and phone numbers in it are masked: the reports never carry them."""
     best: list[str] = []
     for r in range(min(len(sheet.rows), MAX_PREAMBLE_ROWS + 1)):
         texts = [t for t in _row_texts(sheet, r) if t]
         if len(texts) > len(best):
             best = texts
-    return best
+    return [mask_text(t) for t in best]
 
 
 def header_names_of(sheet: Sheet, match: HeaderMatch) -> list[str]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ingest import staging
-from ingest.discover import InboxFile, SkippedPath, describe, discover
+from ingest.discover import InboxFile, SkippedPath, describe, discover, printable
 from ingest.load import CommitGroup, PiiKeyMismatch, RawStore
 from ingest.parse import FileOutcome, failed
 from ingest.places import load_gazetteer
@@ -109,7 +109,7 @@ class _Committer:
             outcome = failed(outcome.file, exc)
             log.error(
                 "the loader failed on %s: %s\n%s",
-                outcome.file.rel,
+                printable(outcome.file.rel),
                 outcome.detail,
                 outcome.traceback,
             )
@@ -159,7 +159,7 @@ def run_ingest(
     gazetteer = load_gazetteer(gazetteer_path)
     files, skipped = discover(inbox)
     for s in skipped:
-        log.warning("skipped %s: %s", s.rel, s.reason)
+        log.warning("skipped %s: %s", printable(s.rel), s.reason)
     summary = IngestSummary(load_id=load_id, skipped_paths=skipped, timings=timings)
     lap("discover")
     store = RawStore(build_db, registry, tz, group or CommitGroup())
@@ -208,7 +208,7 @@ def _keep_copy(file: InboxFile, target_root: Path) -> None:
     try:
         shutil.copyfile(file.path, target)
     except OSError as exc:  # the file may be gone or unreadable: the ledger still has its reason
-        log.warning("could not keep a copy of %s: %s", file.rel, exc)
+        log.warning("could not keep a copy of %s: %s", printable(file.rel), exc)
 
 
 # A batch of small files is one parse task; a big file is a task of its own. Airflow expands a
@@ -280,7 +280,7 @@ def plan_ingest(inbox: Path, build_db: Path, folder: Path, max_batches: int | No
     staging.make_private_dir(folder)
     files, skipped = discover(inbox)
     for s in skipped:
-        log.warning("skipped %s: %s", s.rel, s.reason)
+        log.warning("skipped %s: %s", printable(s.rel), s.reason)
     current = _current_versions(build_db)
     changed = [f for f in files if current.get(f.rel) != f.sha256]
     unchanged = [f for f in files if current.get(f.rel) == f.sha256]
@@ -346,7 +346,7 @@ def parse_batch(
                 outcome = failed(outcome.file, exc)
                 log.error(
                     "staging failed for %s: %s\n%s",
-                    outcome.file.rel,
+                    printable(outcome.file.rel),
                     outcome.detail,
                     outcome.traceback,
                 )
@@ -398,7 +398,7 @@ def load_staged(
         for i, rel in outcomes:
             outcome = staging.read_outcome(folder, i, rel)
             if isinstance(outcome, SkippedPath):
-                log.warning("skipped %s: %s", outcome.rel, outcome.reason)
+                log.warning("skipped %s: %s", printable(outcome.rel), outcome.reason)
                 summary.skipped_paths.append(outcome)
                 continue
             committer.add(outcome)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ingest.discover import InboxFile
+from ingest.discover import InboxFile, printable
 from ingest.guard import DEFAULT_LIMITS, Limits
 from ingest.parse import PARSER_ERROR, FileOutcome, failed, process_file_safely
 from ingest.spawning import allow_children, main_module_not_rerun, spawn_context
@@ -103,7 +103,12 @@ def _received(file: InboxFile, future: Future, raise_bugs: bool) -> FileOutcome:
     configuration's error when it could not be loaded."""
     outcome = pickle.loads(future.result())
     if outcome.problem and outcome.problem[0] == PARSER_ERROR:
-        log.error("the loader failed on %s: %s\n%s", file.rel, outcome.detail, outcome.traceback)
+        log.error(
+            "the loader failed on %s: %s\n%s",
+            printable(file.rel),
+            outcome.detail,
+            outcome.traceback,
+        )
         if raise_bugs:
             raise ParserBug(outcome)
     return outcome
@@ -193,7 +198,7 @@ class Sandbox:
             if not done:  # the oldest file ran out of time: kill the pool, requeue the others
                 late = min(running, key=lambda f: running[f][1])
                 late_file = running.pop(late)[0]
-                log.warning("parsing %s took too long; worker killed", late_file.rel)
+                log.warning("parsing %s took too long; worker killed", printable(late_file.rel))
                 queue.extend(file for file, _ in running.values())
                 running.clear()
                 self._kill_pool()
@@ -218,7 +223,7 @@ class Sandbox:
                 self._kill_pool()
                 if isolated:
                     for file in broken:
-                        log.warning("parser crashed on %s", file.rel)
+                        log.warning("parser crashed on %s", printable(file.rel))
                         outcomes.append(
                             _failed(
                                 file,

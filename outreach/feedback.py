@@ -1,9 +1,12 @@
-"""Feedback to senders: one Chinese workbook per provider listing what the warehouse sends back.
+"""Feedback to senders: one Chinese workbook per sending unit listing what the warehouse sends back.
 
 Reads the restricted raw layer of the build file (read-only): quarantined rows, quarantined
 files and unmatched sheets, i.e. the current state of the inbox, not only this run's. Writes
-``退回清单_<provider>.xlsx`` for every provider that has something to fix, with a plain-Chinese
-hint per rule. The raw layer holds personal data; nothing leaves this module unmasked: every
+``退回清单_<provider>_<unit>.xlsx`` for every unit (``ingest.senders``: a township, a joint
+branch, an enterprise, the department; a file outside any unit folder goes to the department's
+``退回清单_<provider>.xlsx``) that has something to fix, with a plain-Chinese hint per rule. A
+unit's list holds its own files only: the rows it sends back quote the unit's own cells (names
+of household heads among them), never another unit's. The raw layer holds personal data; nothing leaves this module unmasked: every
 string that comes from a sender's file (cells, headers, file and sheet names, the loader's
 messages that quote them) goes through :func:`mask_text` (IDs, mobiles, landlines, long digit
 runs) before it is written.
@@ -22,6 +25,7 @@ import duckdb
 from ingest.discover import PROVIDER_NAMES
 from ingest.pii import mask_text
 from ingest.registry import DatasetSpec, load_registry, match_header_cell
+from ingest.senders import Sender, sender_of
 
 UNKNOWN_PROVIDER_FILE = "unknown"
 
@@ -218,20 +222,32 @@ def _write_table(workbook, name: str, headers: list[str], rows: list[list], widt
     return ws
 
 
+def _sender(source_file: str | None) -> Sender:
+    return sender_of(source_file or "")
+
+
+def _who(sender: Sender) -> str:
+    """The unit a list is for, in words: ``乡镇：毛感乡``, ``县委组织部``."""
+    kind = PROVIDER_NAMES.get(sender.provider or "", "未放入报送单位文件夹的文件")
+    if not sender.unit:
+        return kind if sender.provider in (None, "county") else f"{kind}（未放入单位文件夹的文件）"
+    return f"{kind}：{'／'.join(sender.unit)}"
+
+
 def _write_workbook(
     path: Path,
-    provider: str,
+    sender: Sender,
     run_id: str,
     findings: _Findings,
     registry: dict[str, DatasetSpec],
 ) -> None:
     import xlsxwriter
 
-    rows = [r for r in findings.rows if r[0] == provider]
-    files = [f for f in findings.files if f[0] == provider]
-    sheets = [s for s in findings.sheets if s[0] == provider]
+    rows = [r for r in findings.rows if _sender(r[1]) == sender]
+    files = [f for f in findings.files if _sender(f[1]) == sender]
+    sheets = [s for s in findings.sheets if _sender(s[1]) == sender]
     township_hint = "、".join(findings.townships) or "见县乡镇名录"
-    who = PROVIDER_NAMES.get(provider, "未放入报送单位文件夹的文件")
+    who = mask_text(_who(sender))
 
     tmp = path.with_name(f".{path.name}.tmp")
     # Cell text comes from the senders' files: never let it become a formula or a link.
@@ -337,30 +353,32 @@ def _write_workbook(
     tmp.replace(path)
 
 
-def feedback_name(provider: str) -> str:
-    """``退回清单_townships.xlsx``; files outside any provider folder: ``退回清单_unknown.xlsx``."""
-    safe = re.sub(r"[^A-Za-z0-9_]", "_", provider)
+def feedback_name(sender: Sender) -> str:
+    """``退回清单_townships_毛感乡.xlsx``, ``退回清单_county.xlsx``; files outside any provider
+    folder: ``退回清单_unknown.xlsx``. Only letters (Chinese too), digits and ``_``."""
+    safe = re.sub(r"\W", "_", mask_text(sender.key).replace("*", "x"))
     return f"退回清单_{safe or UNKNOWN_PROVIDER_FILE}.xlsx"
 
 
 def write_feedback(build_db: Path, report_dir: Path, run_id: str) -> list[Path]:
-    """Write one ``退回清单_<provider>.xlsx`` per provider with anything to send back.
+    """Write one ``退回清单_<provider>_<unit>.xlsx`` per sending unit with anything to send back.
 
-    Returns the paths written, sorted. A provider with nothing to fix gets no workbook (and a
-    stale one from an earlier attempt of the same run is removed). No build file: nothing.
+    Returns the paths written, sorted. A unit with nothing to fix gets no workbook (and a stale
+    one from an earlier attempt of the same run is removed). No build file: nothing.
     """
     report_dir.mkdir(parents=True, exist_ok=True)
     findings = _read(build_db) if build_db.exists() else _Findings([], [], [], [])
     registry = load_registry()
-    providers = sorted(
-        {r[0] for r in findings.rows}
-        | {f[0] for f in findings.files}
-        | {s[0] for s in findings.sheets}
+    senders = sorted(
+        {_sender(r[1]) for r in findings.rows}
+        | {_sender(f[1]) for f in findings.files}
+        | {_sender(s[1]) for s in findings.sheets},
+        key=lambda s: s.key,
     )
     written = []
-    for provider in providers:
-        path = report_dir / feedback_name(provider)
-        _write_workbook(path, provider, run_id, findings, registry)
+    for sender in senders:
+        path = report_dir / feedback_name(sender)
+        _write_workbook(path, sender, run_id, findings, registry)
         written.append(path)
     for stale in report_dir.glob("退回清单_*.xlsx"):
         if stale not in written:

@@ -11,6 +11,8 @@ import datetime as dt
 import logging
 import sys
 
+from ingest.discover import printable
+
 log = logging.getLogger("outreach.progress")
 
 
@@ -24,6 +26,7 @@ def is_terminal() -> bool:
 
 
 def _emit(text: str, live: bool = False, last: bool = True) -> None:
+    text = printable(text)  # a file name with a line break must not forge a line
     log.info(text)
     stream = _stream()
     if stream is None:

@@ -3,12 +3,15 @@ and file (``summary.md``), and ``reports/latest/`` pointing at the newest run.""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 from collections import defaultdict
 from pathlib import Path
 
 from ingest.discover import PROVIDER_NAMES
+from ingest.pii import mask_text
 
 HEADLINE_LABELS = {
     "cadres_talked": "约谈干部（人）",
@@ -129,13 +132,27 @@ def _published_text(run: dict) -> str:
     return "否"
 
 
+# What Markdown would read as a link, an image, code, a table's column, strike-through or a
+# formula (HTML is escaped as entities first; emphasis is harmless and left as it is).
+_MARKDOWN = re.compile(r"([\\`\[\]|~$])")
+
+
+def md(text: object) -> str:
+    """Text from a sender (a file or sheet name, a header, a message quoting one) as one line of
+    plain text in Markdown: IDs and phones masked, line breaks and tabs as spaces, HTML as
+    entities, Markdown's markup characters escaped, so a name can neither break a table nor
+    pass a tag or a link through."""
+    text = " ".join(mask_text(str(text)).split())
+    return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
+
+
 def _problem_note(problem: dict | None) -> str:
     """Why a file was returned whole: its rule id and message, and the exception behind it
     where the loader has one (``parser_error``, ``corrupt``: for whoever runs the loader)."""
     if not problem:
         return ""
     note = f"{problem['message']}（{problem['rule_id']}）"
-    return note + (f"；技术信息：{problem['detail']}" if problem.get("detail") else "")
+    return md(note + (f"；技术信息：{problem['detail']}" if problem.get("detail") else ""))
 
 
 def summary_markdown(run: dict, ingest: dict) -> str:
@@ -148,7 +165,7 @@ def summary_markdown(run: dict, ingest: dict) -> str:
     if run["reasons"]:
         lines.append("- 未发布原因：")
         lines += [
-            f"  - {line}"
+            f"  - {md(line)}"
             for reason in run["reasons"]
             for line in reason.splitlines()
             if line.strip()
@@ -203,8 +220,8 @@ def summary_markdown(run: dict, ingest: dict) -> str:
         for f in by_provider[provider]:
             note = _problem_note(f.get("problem"))
             lines.append(
-                f"| {f['file']} | {STATUS_LABELS.get(f['status'], f['status'])} | {'、'.join(f['datasets'])} "
-                f"| {f['rows_loaded']} | {f['rows_quarantined']} | {'、'.join(f['sheets_unmatched'])} | {note} |"
+                f"| {md(f['file'])} | {STATUS_LABELS.get(f['status'], f['status'])} | {'、'.join(f['datasets'])} "
+                f"| {f['rows_loaded']} | {f['rows_quarantined']} | {md('、'.join(f['sheets_unmatched']))} | {note} |"
             )
     unmatched = [
         (f["file"], sheet, header)
@@ -219,10 +236,13 @@ def summary_markdown(run: dict, ingest: dict) -> str:
             "| 文件 | 工作表 | 表头 |",
             "|---|---|---|",
         ]
-        lines += [f"| {rel} | {sheet} | {' / '.join(header)} |" for rel, sheet, header in unmatched]
+        lines += [
+            f"| {md(rel)} | {md(sheet)} | {md(' / '.join(header))} |"
+            for rel, sheet, header in unmatched
+        ]
     skipped = ingest.get("skipped_paths", [])
     if skipped:
-        lines += ["", "## 跳过的路径", ""] + [f"- {s['path']}：{s['reason']}" for s in skipped]
+        lines += ["", "## 跳过的路径", ""] + [f"- {md(s['path'])}：{s['reason']}" for s in skipped]
     return "\n".join(lines) + "\n"
 
 

@@ -249,7 +249,7 @@ def test_follow_up_lists_feedback_workbooks_and_data_docs(demo_home):
             year, q = quarter.replace("年第", " ").replace("季度", "").split()
             found.add((r[cols.index("帮扶干部编号")], r[cols.index("户编号")], f"{year}Q{q}"))
     assert found == planted  # every missed visit, in its township's list
-    assert (run_dir / "退回清单_townships.xlsx").exists()
+    assert (run_dir / "退回清单_townships_保城镇.xlsx").exists()  # one per unit
     assert (run_dir / "data_docs" / "index.html").exists()
     assert (home / "reports" / "latest" / "data_docs" / "index.html").exists()
 

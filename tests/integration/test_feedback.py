@@ -1,4 +1,5 @@
-"""Feedback workbooks from a hostile inbox: one per provider, plain Chinese, no personal data."""
+"""Feedback workbooks from a hostile inbox: one per sending unit, each with its own files only,
+plain Chinese, no personal data."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def build(tmp_path_factory):
         {"走访": VISITS, "农户": HOUSEHOLDS, "花名册": ROSTER, "走访2": NEAR_VISITS},
     )
     write_xlsx(inbox / f"county/干部{MOBILE}.xlsx", {"干部": CADRES})
+    write_xlsx(inbox / "townships/保城镇/2013Q2.xlsx", {"走访": [VISITS[0], VISITS[2]]})
     (inbox / "townships/什玲镇/empty.xlsx").write_bytes(b"")
     (inbox / "townships/broken.xlsx").write_bytes(b"PK\x03\x04 truncated download")
     write_xlsx(inbox / "loose.xlsx", {"干部": CADRES[:1]})
@@ -83,7 +85,11 @@ def build(tmp_path_factory):
     report_dir.mkdir(parents=True)
     (report_dir / "退回清单_enterprises.xlsx").write_bytes(b"stale")  # an earlier attempt
     written = write_feedback(db, report_dir, RUN_ID)
-    return db, report_dir, written
+    return (
+        db,
+        report_dir,
+        {p.name.removeprefix("退回清单_").removesuffix(".xlsx"): p for p in written},
+    )
 
 
 def _sheets(path) -> dict[str, list[list]]:
@@ -96,30 +102,41 @@ def _table(path, sheet: str) -> list[dict]:
     return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
-def test_one_workbook_per_provider_with_something_to_send_back(build):
+def test_one_workbook_per_unit_with_something_to_send_back(build):
     db, report_dir, written = build
-    assert [p.name for p in written] == [
-        "退回清单_county.xlsx",
-        "退回清单_townships.xlsx",
-        "退回清单_unknown.xlsx",
+    assert list(written) == [
+        "county",
+        "townships",  # files outside a township's folder: the department sorts them out
+        "townships_什玲镇",
+        "townships_保城镇",
+        "unknown",
     ]
-    assert sorted(p.name for p in report_dir.iterdir()) == [p.name for p in written]
-    for path in written:
+    assert sorted(p.name for p in report_dir.iterdir()) == sorted(p.name for p in written.values())
+    for path in written.values():
         assert list(_sheets(path)) == SHEETS
     # the read-only connection is closed: a writer can open the file again
     duckdb.connect(str(db)).close()
+
+
+def test_a_unit_receives_its_own_returned_rows_and_no_other_units(build):
+    _, _, written = build
+    for unit, township in (("townships_什玲镇", "什玲镇"), ("townships_保城镇", "保城镇")):
+        files = {r["文件"] for sheet in SHEETS[1:] for r in _table(written[unit], sheet)}
+        assert files and all(f.startswith(f"townships/{township}/") for f in files), files
+    (row,) = _table(written["townships_保城镇"], "退回行")
+    assert (row["文件"], row["行号"]) == ("townships/保城镇/2013Q2.xlsx", 2)
 
 
 def test_every_quarantined_row_is_listed_with_a_hint_and_its_original_cells(build):
     db, _, written = build
     con = duckdb.connect(str(db), read_only=True)
     expected = con.execute(
-        "select count(*) from raw.quarantine_rows where provider = 'townships'"
+        "select count(*) from raw.quarantine_rows where source_file like 'townships/什玲镇/%'"
     ).fetchone()[0]
     con.close()
-    rows = _table(written[1], "退回行")
+    rows = _table(written["townships_什玲镇"], "退回行")
     assert list(rows[0]) == ["文件", "工作表", "行号", "数据集", "问题", "如何修改", "原始内容"]
-    assert len(rows) == expected == 7
+    assert len(rows) == expected == 6
     by_row = {(r["工作表"], int(r["行号"])): r for r in rows}
 
     bad_date = by_row[("走访", 3)]
@@ -137,12 +154,12 @@ def test_every_quarantined_row_is_listed_with_a_hint_and_its_original_cells(buil
     assert "联系电话: 138****3210" in mangled["原始内容"]
     assert "校验" in by_row[("农户", 3)]["如何修改"]  # bad_id
     assert "089*****1234" in by_row[("农户", 4)]["原始内容"]  # bad_number row, landline masked
-    unknown_rule = by_row[("表1", 7)]
+    (unknown_rule,) = _table(written["townships"], "退回行")
     assert "联系县委组织部" in unknown_rule["如何修改"]
     assert "身份证号: 4.69029e+17" in unknown_rule["原始内容"]
     assert f"身份证469029********{OTHER_ID[-4:-1]}x，电话 138****3210" in unknown_rule["原始内容"]
 
-    county = _table(written[0], "退回行")
+    county = _table(written["county"], "退回行")
     assert {r["如何修改"] for r in county} >= {
         "请从该列的下拉选项中选择，可选值见“问题”一栏；空白模板中有下拉框。"
     }
@@ -153,7 +170,11 @@ def test_every_quarantined_row_is_listed_with_a_hint_and_its_original_cells(buil
 
 def test_files_that_cannot_be_read_and_sheets_that_match_nothing(build):
     _, _, written = build
-    files = {r["文件"]: r for r in _table(written[1], "退回文件")}
+    files = {
+        r["文件"]: r
+        for unit in ("townships", "townships_什玲镇")
+        for r in _table(written[unit], "退回文件")
+    }
     assert set(files) == {
         "townships/broken.xlsx",
         "townships/odd.xlsx",
@@ -162,11 +183,11 @@ def test_files_that_cannot_be_read_and_sheets_that_match_nothing(build):
     assert "0 字节" in files["townships/什玲镇/empty.xlsx"]["如何修改"]
     assert "另存为" in files["townships/broken.xlsx"]["如何修改"]
     assert "联系县委组织部" in files["townships/odd.xlsx"]["如何修改"]
-    loose = _table(written[2], "退回文件")
+    loose = _table(written["unknown"], "退回文件")
     assert [r["文件"] for r in loose] == ["loose.xlsx"]
     assert "townships" in loose[0]["如何修改"]
 
-    sheets = {r["工作表"]: r for r in _table(written[1], "无法识别的工作表")}
+    sheets = {r["工作表"]: r for r in _table(written["townships_什玲镇"], "无法识别的工作表")}
     assert set(sheets) == {"花名册", "走访2"}
     assert sheets["花名册"]["表头"] == f"王五 | 469029********{GOOD_ID[-4:]} | 138****3210 | 备注"
     assert "干部名册" in sheets["花名册"]["如何修改"]  # names the templates that exist
@@ -177,17 +198,20 @@ def test_files_that_cannot_be_read_and_sheets_that_match_nothing(build):
 def test_the_cover_sheet_says_what_this_is_with_run_id_and_counts(build):
     _, _, written = build
     text = "\n".join(
-        str(v) for row in _sheets(written[1])["说明"] for v in row if v not in (None, "")
+        str(v)
+        for row in _sheets(written["townships_什玲镇"])["说明"]
+        for v in row
+        if v not in (None, "")
     )
-    assert "退回清单" in text and RUN_ID in text
-    assert "7 行" in text and "2 个文件" in text
-    assert "3 个整份文件" in text and "无法识别的工作表" in text
+    assert "退回清单" in text and RUN_ID in text and "乡镇：什玲镇" in text
+    assert "6 行" in text and "1 个文件" in text
+    assert "1 个整份文件" in text and "无法识别的工作表" in text
     assert "企业联村：企业名称*" in text  # the templates, with required headers marked
 
 
 def test_tables_are_formatted_for_a_clerk(build):
     _, _, written = build
-    wb = openpyxl.load_workbook(written[1])
+    wb = openpyxl.load_workbook(written["townships_什玲镇"])
     for name in SHEETS[1:]:
         ws = wb[name]
         assert ws.freeze_panes == "A2"
@@ -198,7 +222,7 @@ def test_tables_are_formatted_for_a_clerk(build):
 
 def test_no_id_or_mobile_number_appears_anywhere(build):
     _, _, written = build
-    for path in written:
+    for path in written.values():
         for name, rows in _sheets(path).items():
             for row in rows:
                 for value in row:

@@ -92,3 +92,33 @@ def test_write_report_keeps_latest_in_step(tmp_path):
     write_report(tmp_path, second, INGEST)
     assert json.loads((tmp_path / "latest" / "run.json").read_text())["run_id"] == "2014-06-30_y"
     assert (tmp_path / "2014-06-30_x" / "summary.md").exists()
+
+
+def test_names_from_senders_cannot_break_the_summary_or_pass_markup_through():
+    """A file named with a line break, a pipe, HTML and a Markdown link, a sheet holding a
+    phone number: each stays one cell of one table row, as plain text."""
+    name = "townships/毛感乡/a\n| 伪造 | 行 |<img src=x onerror=alert(1)>[点此下载新版模板](http://x).xlsx"
+    ingest = {
+        "file_details": [
+            {
+                "file": name,
+                "provider": "townships",
+                "status": "loaded",
+                "datasets": ["visits"],
+                "rows_loaded": 1,
+                "rows_quarantined": 0,
+                "sheets_unmatched": ["联系人13800138000"],
+                "unmatched_headers": {"联系人13800138000": ["王五", "469029198001010024"]},
+                "problem": None,
+            }
+        ],
+        "skipped_paths": [{"path": "townships/x\n伪造.csv", "reason": "vanished"}],
+    }
+    text = summary_markdown(_run(), ingest)
+    rows = [line for line in text.splitlines() if "已入库" in line]
+    assert len(rows) == 1 and rows[0].count(" | ") == 6  # one row, its seven cells
+    assert "<img" not in text and "&lt;img" in text
+    assert "[点此下载新版模板](http" not in text and "\\[点此下载新版模板\\]" in text
+    assert "13800138000" not in text and "469029198001010024" not in text
+    assert "138****8000" in text and "469029********0024" in text
+    assert "- townships/x 伪造.csv：vanished" in text

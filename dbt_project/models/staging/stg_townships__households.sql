@@ -10,7 +10,7 @@ final as (
         township as township_name,
         township_code,
         village as village_name,
-        {{ scrub_pii('head_name') }} as head_name,
+        {{ mask_name(scrub_pii('head_name')) }} as head_name,
         head_id_number_token,
         head_id_number_mask,
         household_type,

@@ -10,7 +10,7 @@ final as (
         {{ clean_code('cadre_code') }} as cadre_code,
         {{ scrub_pii('cadre_name') }} as cadre_name,
         {{ clean_code('household_code') }} as household_code,
-        {{ scrub_pii('head_name') }} as head_name,
+        {{ mask_name(scrub_pii('head_name')) }} as head_name,
         township as township_name,
         township_code,
         village as village_name,
