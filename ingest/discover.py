@@ -2,14 +2,22 @@
 
 The first folder level names the provider. A file's identity is its path under the inbox, its
 version the SHA-256 of its bytes. The type is sniffed from the bytes, never from the extension.
+
+Every file is opened without following a link (:func:`open_in_inbox`: each folder of its path
+and the file itself opened with ``O_NOFOLLOW``, below the inbox's own folder), must be a regular
+file with one name (a hard link could be any file of the disk), and is read only while it is
+the very inode discovered (:func:`read_file`). A symbolic link is never read, wherever it points:
+a folder swapped for a link between planning and reading cannot hand the loader a file outside
+the inbox (a key, ``/proc/self/environ``), nor can it be copied into the quarantine.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 PROVIDERS = ("townships", "joint_branches", "enterprises", "county")
@@ -33,6 +41,13 @@ class InboxFile:
     sha256: str
     kind: str  # xlsx | ods | xls | csv | html | spreadsheetml | text | empty | unknown (sniff)
     mtime: float
+    device: int = 0  # the inode discovered: the file read later must be the same one
+    inode: int = 0
+
+    @property
+    def inbox(self) -> Path:
+        """The inbox folder the file was discovered under."""
+        return Path(*self.path.parts[: len(self.path.parts) - len(self.rel.split("/"))])
 
 
 @dataclass(frozen=True)
@@ -41,12 +56,68 @@ class SkippedPath:
     reason: str
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+class NotSafeToRead(OSError):
+    """The path is a link, not a regular file, has several names, or is no longer the file
+    discovered. ``reason`` is the skipped path's reason."""
+
+    def __init__(self, reason: str, rel: str):
+        super().__init__(f"{rel}: {reason}")
+        self.reason = reason
+
+
+def open_in_inbox(inbox: Path, rel: str) -> int:
+    """A read-only descriptor of the regular file ``inbox/rel``: every folder below ``inbox``
+    and the file itself opened without following a link (a link anywhere is ``symlink``),
+    non-blocking (a pipe never hangs the loader), a file with more than one name refused
+    (``hard_link``). The caller closes it."""
+    flags = os.O_RDONLY | os.O_CLOEXEC
+    parts = rel.split("/")
+    folder = os.open(inbox, flags | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            try:
+                inner = os.open(part, flags | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folder)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # a link; or no folder any more
+                    raise NotSafeToRead("symlink", rel) from exc
+                raise
+            os.close(folder)
+            folder = inner
+        try:
+            fd = os.open(parts[-1], flags | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise NotSafeToRead("symlink", rel) from exc
+            raise
+    finally:
+        os.close(folder)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise NotSafeToRead("not_a_regular_file", rel)
+    if st.st_nlink > 1:
+        os.close(fd)
+        raise NotSafeToRead("hard_link", rel)
+    return fd
+
+
+def read_file(file: InboxFile) -> tuple[bytes, InboxFile]:
+    """The bytes of an inbox file, opened safely (:func:`open_in_inbox`) and refused unless it
+    is the inode discovered; with the file as now read (a version saved since discovery has
+    another sha256 and size, which its account must carry)."""
+    fd = open_in_inbox(file.inbox, file.rel)
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if (file.device, file.inode) != (0, 0) and (st.st_dev, st.st_ino) != (
+            file.device,
+            file.inode,
+        ):
+            raise NotSafeToRead("replaced", file.rel)
+        data = fh.read()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest == file.sha256:
+        return data, file
+    return data, replace(file, sha256=digest, size=len(data), mtime=st.st_mtime)
 
 
 # Text is a table only when its name says so; a text file saved as .xls is not a spreadsheet.
@@ -58,14 +129,20 @@ _MARKUP_STARTS = ("<!doctype html", "<html", "<?xml", "<table", "<head", "<meta"
 
 
 def sniff(path: Path) -> str:
+    """:func:`sniff_bytes` of a file's first bytes."""
+    with path.open("rb") as fh:
+        return sniff_bytes(fh.read(4096), path.name)
+
+
+def sniff_bytes(head: bytes, name: str) -> str:
     """What a file is, from its first bytes: xlsx (any Office Open XML zip: xlsx, xlsm, xlsb),
     ods, xls (an OLE2 compound file: xls, WPS .et, or an encrypted xlsx), spreadsheetml (Excel
     2003 XML), html, csv (text named .csv, .txt or .tsv, in any encoding ``read_text`` reads),
-    text, empty or unknown."""
+    text, empty or unknown. ``name``: the file's name (text is a table only when it says so)."""
     from ingest.read_text import decode_head, text_encoding
 
-    with path.open("rb") as fh:
-        head = fh.read(4096)
+    head = head[:4096]
+    suffix = Path(name).suffix.lower()
     if not head:
         return "empty"
     if head.startswith(_ZIP):
@@ -76,14 +153,14 @@ def sniff(path: Path) -> str:
     if text is None:
         # text by its mark or zero bytes that does not decode: a table in a bad encoding if
         # its name says it is one (the reader says so), else no spreadsheet
-        named = path.suffix.lower() in TEXT_EXTENSIONS
+        named = suffix in TEXT_EXTENSIONS
         return "csv" if named and text_encoding(head) is not None else "unknown"
     lowered = text.lstrip("\ufeff \t\r\n").lower()
     if lowered.startswith(_MARKUP_STARTS):
         if any(marker in lowered for marker in _SPREADSHEETML):
             return "spreadsheetml"
         return "html"
-    return "csv" if path.suffix.lower() in TEXT_EXTENSIONS else "text"
+    return "csv" if suffix in TEXT_EXTENSIONS else "text"
 
 
 def _ignored(name: str) -> bool:
@@ -130,29 +207,41 @@ def describe(inbox: Path, full: Path) -> InboxFile | SkippedPath:
         st = full.lstat()
     except FileNotFoundError:  # gone between listing and reading (a parse task runs later)
         return SkippedPath(rel, "vanished")
-    if stat.S_ISLNK(st.st_mode):
-        target = full.resolve()
-        if not target.is_relative_to(inbox):
-            return SkippedPath(rel, "symlink_outside_inbox")
-        st = target.stat()
+    if stat.S_ISLNK(st.st_mode):  # never read, wherever it points
+        inside = full.resolve().is_relative_to(inbox)
+        return SkippedPath(rel, "symlink" if inside else "symlink_outside_inbox")
     if not stat.S_ISREG(st.st_mode):
         return SkippedPath(rel, "not_a_regular_file")
     first = rel.split("/", 1)[0]
     provider = first if "/" in rel and first in PROVIDERS else None
     try:
-        digest, kind = sha256_of(full), sniff(full)
+        fd = open_in_inbox(inbox, rel)
+    except NotSafeToRead as exc:
+        return SkippedPath(rel, exc.reason)
     except FileNotFoundError:
         return SkippedPath(rel, "vanished")
     except OSError:  # an I/O error or no permission: the file is there, and tried again next night
+        return SkippedPath(rel, "unreadable")
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            digest = hashlib.sha256()
+            head = fh.read(4096)
+            digest.update(head)
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
         return SkippedPath(rel, "unreadable")
     return InboxFile(
         path=full,
         rel=rel,
         provider=provider,
         size=st.st_size,
-        sha256=digest,
-        kind=kind,
+        sha256=digest.hexdigest(),
+        kind=sniff_bytes(head, full.name),
         mtime=st.st_mtime,
+        device=st.st_dev,
+        inode=st.st_ino,
     )
 
 

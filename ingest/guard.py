@@ -11,6 +11,7 @@ their checksum while they are streamed is a broken download, not an error of the
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 import zlib
@@ -187,9 +188,13 @@ def _is_opendocument(zf: zipfile.ZipFile, names: set[str]) -> bool:
     return zf.read("mimetype")[:100].startswith(b"application/vnd.oasis.opendocument.spreadsheet")
 
 
-def inspect_zip(path: Path, limits: Limits = DEFAULT_LIMITS) -> Finding | None:
+def _bytes(source: Path | bytes) -> bytes:
+    return source if isinstance(source, bytes) else source.read_bytes()
+
+
+def inspect_zip(source: Path | bytes, limits: Limits = DEFAULT_LIMITS) -> Finding | None:
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(io.BytesIO(_bytes(source)))
     except (zipfile.BadZipFile, OSError) as exc:
         return Finding("corrupt", f"文件已损坏（不是完整的 xlsx 压缩包）：{exc}")
     with zf:
@@ -268,42 +273,47 @@ def cell_bomb(name: str, rows: int, cols: int) -> Finding:
     )
 
 
-def inspect_markup(path: Path) -> Finding | None:
+def inspect_markup(source: Path | bytes, name: str = "") -> Finding | None:
     """SpreadsheetML 2003 is XML: no DTD and no entities, like the XML of an xlsx."""
-    with path.open("rb") as fh:
-        head = fh.read(65536)
+    head = _bytes(source)[:65536]
     if _ENTITY.search(head) or _ENTITY.search(head.replace(b"\x00", b"")):
-        return _entities(path.name)
+        return _entities(name or getattr(source, "name", "") or "XML")
     return None
 
 
-def inspect_ole2(path: Path) -> Finding | None:
+def inspect_ole2(source: Path | bytes) -> Finding | None:
     """An OLE2 file is an .xls, or an encrypted xlsx in an OLE2 wrapper."""
-    with path.open("rb") as fh:
-        head = fh.read(1 << 20)
+    head = _bytes(source)[: 1 << 20]
     if any(marker in head for marker in _OLE2_ENCRYPTED):
         return Finding("encrypted", "文件已加密（设置了打开密码），无法读取；请取消密码后重新报送")
     return None
 
 
-def inspect(path: Path, kind: str, size: int, limits: Limits = DEFAULT_LIMITS) -> Finding | None:
+def too_large(size: int, limits: Limits = DEFAULT_LIMITS) -> Finding:
+    return Finding(
+        "too_large",
+        f"文件大小 {size // 2**20} MB 超过上限 {limits.max_file_bytes // 2**20} MB；请按乡镇或季度拆分后报送",
+    )
+
+
+def inspect(
+    source: Path | bytes, kind: str, size: int, limits: Limits = DEFAULT_LIMITS
+) -> Finding | None:
+    """Why the file (its bytes, or a path the tests give) must not be parsed, or None."""
     if size > limits.max_file_bytes:
-        return Finding(
-            "too_large",
-            f"文件大小 {size // 2**20} MB 超过上限 {limits.max_file_bytes // 2**20} MB；请按乡镇或季度拆分后报送",
-        )
+        return too_large(size, limits)
     if kind in ("xlsx", "ods"):
-        return inspect_zip(path, limits)
+        return inspect_zip(source, limits)
     if kind == "spreadsheetml":
-        return inspect_markup(path)
+        return inspect_markup(source)
     if kind == "xls":
-        return inspect_ole2(path)
+        return inspect_ole2(source)
     return None
 
 
-def has_macros(path: Path) -> bool:
+def has_macros(source: Path | bytes) -> bool:
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(io.BytesIO(_bytes(source))) as zf:
             return any(n.lower().endswith("vbaproject.bin") for n in zf.namelist())
     except (zipfile.BadZipFile, OSError):
         return False

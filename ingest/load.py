@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,6 +197,7 @@ class RawStore:
         self.tz = tz  # timestamps in the ledger are the county's wall-clock time
         self.group = group
         self.con = duckdb.connect(str(db_path))
+        os.chmod(db_path, 0o600)  # the raw layer holds IDs and phone numbers, whatever the umask
         # One thread for the many small statements of the commits: a second one only contends
         # with the sandbox's two workers for the two cores. The checkpoint at close gets them all.
         self.con.execute("set threads = 1")

@@ -22,8 +22,8 @@ from xml.etree.ElementTree import ParseError
 from xml.parsers.expat import ExpatError
 from zoneinfo import ZoneInfo
 
-from ingest.discover import InboxFile
-from ingest.guard import DEFAULT_LIMITS, Limits, has_macros, inspect
+from ingest.discover import InboxFile, read_file, sniff_bytes
+from ingest.guard import DEFAULT_LIMITS, Limits, has_macros, inspect, too_large
 from ingest.header import find_header, header_cells
 from ingest.pii import mask_text
 from ingest.places import Gazetteer
@@ -112,7 +112,12 @@ def process_file(
             ),
         )
     t0 = time.perf_counter()
-    finding = inspect(file.path, file.kind, file.size, limits)
+    if file.size > limits.max_file_bytes:  # not even read into memory
+        finding = too_large(file.size, limits)
+        return FileOutcome(file, "quarantined", problem=(finding.rule_id, finding.message))
+    data, file = read_file(file)  # safely, once: every step below works on these bytes
+    kind = sniff_bytes(data, file.path.name)
+    finding = inspect(data, kind, len(data), limits)
     t1 = time.perf_counter()
     timings = {"guard": t1 - t0}
     if finding is not None:
@@ -120,7 +125,7 @@ def process_file(
             file, "quarantined", problem=(finding.rule_id, finding.message), timings=timings
         )
     try:
-        sheets = read_sheets(file.path, file.kind, limits)
+        sheets = read_sheets(data, kind, limits, name=file.path.name)
     except ReadError as exc:
         timings["read"] = time.perf_counter() - t1
         return FileOutcome(file, "quarantined", problem=(exc.rule_id, exc.message), timings=timings)
@@ -128,7 +133,7 @@ def process_file(
     outcome = FileOutcome(
         file,
         "loaded",
-        has_macros=file.kind == "xlsx" and has_macros(file.path),
+        has_macros=kind == "xlsx" and has_macros(data),
         timings=timings,
     )
     t2 = time.perf_counter()

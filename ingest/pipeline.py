@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -28,7 +29,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ingest import staging
-from ingest.discover import InboxFile, SkippedPath, describe, discover, printable
+from ingest.discover import (
+    InboxFile,
+    NotSafeToRead,
+    SkippedPath,
+    describe,
+    discover,
+    open_in_inbox,
+    printable,
+)
 from ingest.load import CommitGroup, PiiKeyMismatch, RawStore
 from ingest.parse import FileOutcome, failed
 from ingest.places import load_gazetteer
@@ -203,11 +212,27 @@ def run_ingest(
 
 
 def _keep_copy(file: InboxFile, target_root: Path) -> None:
+    """A copy of the quarantined file for the people who follow it up, made from the inode that
+    was parsed (opened without following a link: a file swapped for a link since copies
+    nothing), private to the service user (0600 in 0700 folders), never written through a link
+    planted in the quarantine."""
     target = target_root / file.rel
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        shutil.copyfile(file.path, target)
-    except OSError as exc:  # the file may be gone or unreadable: the ledger still has its reason
+        target_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        source = open_in_inbox(file.inbox, file.rel)
+        with os.fdopen(source, "rb") as src:
+            st = os.fstat(src.fileno())
+            if (file.device, file.inode) != (0, 0) and (st.st_dev, st.st_ino) != (
+                file.device,
+                file.inode,
+            ):
+                raise NotSafeToRead("replaced", file.rel)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+            with os.fdopen(os.open(target, flags, 0o600), "wb") as dst:
+                os.fchmod(dst.fileno(), 0o600)
+                shutil.copyfileobj(src, dst)
+    except OSError as exc:  # gone, replaced or unreadable: the ledger still has its reason
         log.warning("could not keep a copy of %s: %s", printable(file.rel), exc)
 
 

@@ -11,6 +11,7 @@ and a merged header label stands over every column it covers. A file that cannot
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import python_calamine
@@ -23,6 +24,10 @@ from ingest.sheets import Cell, ReadError, Sheet
 __all__ = ["Cell", "ReadError", "Sheet", "decode_text", "read_sheets"]
 
 WPS_EXTENSIONS = (".et", ".ett")
+
+
+def _data(source: Path | bytes) -> bytes:
+    return source if isinstance(source, bytes) else source.read_bytes()
 
 
 def _expand_merged(rows: list[list[Cell]], merged) -> None:
@@ -48,8 +53,8 @@ def _normalise_cells(raw_rows) -> list[list[Cell]]:
     return [[None if v == "" else v for v in row] for row in raw_rows]
 
 
-def _unreadable(path: Path, detail: object) -> ReadError:
-    if path.suffix.lower() in WPS_EXTENSIONS:
+def _unreadable(name: str, detail: object) -> ReadError:
+    if Path(name).suffix.lower() in WPS_EXTENSIONS:
         return ReadError(
             "unsupported_format",
             "WPS 表格文件（.et）无法读取；请在 WPS 中“另存为” Excel 工作簿（.xlsx）后重新报送",
@@ -57,14 +62,13 @@ def _unreadable(path: Path, detail: object) -> ReadError:
     return ReadError("corrupt", f"文件已损坏或不是 Excel 文件：{detail}")
 
 
-def read_excel(path: Path) -> list[Sheet]:
+def read_excel(data: bytes, name: str) -> list[Sheet]:
     try:
-        with path.open("rb") as fh:
-            workbook = python_calamine.CalamineWorkbook.from_filelike(fh)
+        workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except python_calamine.PasswordError as exc:
         raise ReadError("encrypted", "文件有密码保护，无法读取；请去掉密码后重新报送") from exc
     except Exception as exc:  # calamine raises several error types for broken files
-        raise _unreadable(path, exc) from exc
+        raise _unreadable(name, exc) from exc
     sheets: list[Sheet] = []
     for name in workbook.sheet_names:
         try:
@@ -77,19 +81,23 @@ def read_excel(path: Path) -> list[Sheet]:
     return sheets
 
 
-def read_csv(path: Path) -> list[Sheet]:
-    return [Sheet(name=path.stem, rows=read_text_table(path.read_bytes()))]
-
-
-def read_sheets(path: Path, kind: str, limits: Limits = DEFAULT_LIMITS) -> list[Sheet]:
+def read_sheets(
+    source: Path | bytes, kind: str, limits: Limits = DEFAULT_LIMITS, name: str | None = None
+) -> list[Sheet]:
+    """The sheets of a file: its bytes and ``name`` (the loader reads every file once, safely;
+    see ``discover.read_file``), or a path (tools and tests)."""
+    if isinstance(source, Path):
+        name = name or source.name
+    name = name or ""
+    stem = Path(name).stem
     if kind in ("xlsx", "xls", "ods"):
-        return read_excel(path)
+        return read_excel(_data(source), name)
     if kind == "csv":
-        return read_csv(path)
+        return [Sheet(name=stem, rows=read_text_table(_data(source)))]
     if kind == "html":
-        return read_html_tables(path.read_bytes(), path.stem, limits.max_cells)
+        return read_html_tables(_data(source), stem, limits.max_cells)
     if kind == "spreadsheetml":
-        return read_spreadsheetml(path.read_bytes(), limits.max_cells)
+        return read_spreadsheetml(_data(source), limits.max_cells)
     if kind == "empty":
         raise ReadError("empty_file", "文件为空（0 字节）")
     if kind == "text":

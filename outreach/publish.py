@@ -47,8 +47,18 @@ class PublishError(RuntimeError):
     pass
 
 
+# What analysts read is readable by every local user, whatever the umask (the build file, the
+# reports and the quarantine are the service user's alone: outreach.settings.ensure_dirs).
+READABLE_FILE, READABLE_DIR = 0o644, 0o755
+
+
+def _readable_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, READABLE_DIR)
+
+
 def publish(build_db: Path, published_db: Path, run_id: str, as_of: dt.date) -> dict:
-    published_db.parent.mkdir(parents=True, exist_ok=True)
+    _readable_dir(published_db.parent)
     tmp = published_db.with_name(f".{published_db.name}.{run_id}.tmp")
     wal = tmp.with_name(tmp.name + ".wal")
     for leftover in (tmp, wal):
@@ -88,14 +98,16 @@ def publish(build_db: Path, published_db: Path, run_id: str, as_of: dt.date) -> 
         # Parquet first: when the export fails, nothing at all has changed
         folder = None if newer else export_parquet(tmp, root, run_id)
         history = history_path(published_db, as_of)
-        history.parent.mkdir(parents=True, exist_ok=True)
+        _readable_dir(history.parent)
         staged = history.with_name(f".{history.name}.{run_id}.tmp")
         shutil.copyfile(tmp, staged)
+        os.chmod(staged, READABLE_FILE)
         os.replace(staged, history)
         parquet = None
         if newer:  # a backfill: the analysts' current file (and Parquet) stay on its later date
             tmp.unlink()
         else:
+            os.chmod(tmp, READABLE_FILE)
             os.replace(tmp, published_db)
             switch_current(root, folder)
             try:
@@ -156,7 +168,8 @@ def export_parquet(db: Path, root: Path, run_id: str) -> Path:
     """Every table of ``marts`` in ``db`` (the new file, read-only) as
     ``root/runs/<run id>/<table>.parquet`` plus ``_manifest.json``; the folder appears whole."""
     runs = root / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
+    _readable_dir(root)
+    _readable_dir(runs)
     for stale in runs.glob(".*.tmp"):  # a publish that died while exporting (runs hold a lease)
         shutil.rmtree(stale, ignore_errors=True)
     name = _folder_name(run_id)
@@ -192,6 +205,9 @@ def export_parquet(db: Path, root: Path, run_id: str) -> Path:
     (staging / MANIFEST).write_text(
         json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
+    for path in staging.iterdir():
+        os.chmod(path, READABLE_FILE)
+    os.chmod(staging, READABLE_DIR)
     os.replace(staging, folder)
     return folder
 

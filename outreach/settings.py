@@ -97,16 +97,30 @@ class Settings:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def staging_dir(self) -> Path:
+        """Parse results between the parse tasks and the loader (personal data)."""
+        return self.home / "staging"
+
     def ensure_dirs(self) -> None:
-        for d in (
-            self.home,
-            self.inbox,
+        """Create the folders of OUTREACH_HOME, whatever the umask: what holds personal data or
+        the senders' files (the build file, staging, quarantine, reports, Airflow's home) is the
+        service user's alone (0700); the published warehouse is readable by everyone (0755)."""
+        for d in (self.home, self.inbox, *self.private_dirs, self.published_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        for d in self.private_dirs:
+            os.chmod(d, 0o700)
+        os.chmod(self.published_dir, 0o755)
+
+    @property
+    def private_dirs(self) -> tuple[Path, ...]:
+        return (
             self.warehouse_dir,
-            self.published_dir,
+            self.staging_dir,
+            self.quarantine_dir,
             self.reports_dir,
             self.airflow_home,
-        ):
-            d.mkdir(parents=True, exist_ok=True)
+        )
 
     def pii_key(self) -> bytes:
         """The HMAC key for ID and phone tokens.

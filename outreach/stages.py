@@ -167,7 +167,7 @@ def prepare(settings: Settings, logical_date: dt.datetime | None, conf: dict | N
 
 def staging_dir(settings: Settings, ctx: RunContext) -> Path:
     """Where this run's parse tasks leave their results for the loader (shared by workers)."""
-    return settings.home / "staging" / ctx.run_id
+    return settings.staging_dir / ctx.run_id
 
 
 def parse_batches_limit(value: object) -> int | None:

@@ -200,14 +200,14 @@ def test_a_file_the_disk_cannot_read_is_skipped_and_tried_again(tmp_path, monkey
     township.mkdir(parents=True)
     for name in ("好.csv", "坏盘.csv"):
         (township / name).write_text("走访日期,干部编号,户编号\n2014-04-02,C1,H1\n")
-    real = discover_module.sha256_of
+    real = discover_module.open_in_inbox
 
-    def sha256_of(path):
-        if path.name == "坏盘.csv":
+    def open_in_inbox(inbox, rel):
+        if rel.endswith("坏盘.csv"):
             raise OSError(errno.EIO, "Input/output error")
-        return real(path)
+        return real(inbox, rel)
 
-    monkeypatch.setattr(discover_module, "sha256_of", sha256_of)
+    monkeypatch.setattr(discover_module, "open_in_inbox", open_in_inbox)
     summary = _ingest(tmp_path / "inbox", tmp_path / "b.duckdb")
     assert [f["file"] for f in summary["file_details"]] == ["townships/毛感乡/好.csv"]
     assert summary["skipped_paths"] == [

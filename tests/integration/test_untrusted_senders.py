@@ -6,8 +6,11 @@ demo)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from ingest.normalise import resident_id_check_char
 from ingest.pipeline import run_ingest
@@ -56,3 +59,107 @@ def test_a_roster_without_a_header_leaks_nothing_into_the_reports(tmp_path):
     for text in (ingest_json, report):
         assert not PII.search(text), text
         assert "469029********" in text and "138****3210" in text
+
+
+def test_a_folder_swapped_for_a_link_after_planning_hands_over_nothing(tmp_path):
+    """Review row 5: a township plans files named pii.key and environ in its folder, then swaps
+    the folder for a link to OUTREACH_HOME, and another for /proc/self: the key and the
+    environment were parsed and copied into quarantine/ (0644). Now every open refuses a link,
+    whichever folder of the path it is."""
+    from ingest import pipeline
+
+    home = tmp_path / "home"
+    home.mkdir()
+    key = home / "pii.key"
+    key.write_text("secret-key-" + "k" * 40)
+    inbox = tmp_path / "inbox"
+    township = inbox / "townships" / "毛感乡"
+    other = inbox / "townships" / "什玲镇"
+    for folder, name in ((township, "pii.key"), (other, "environ")):
+        folder.mkdir(parents=True)
+        (folder / name).write_text("走访日期,户编号\n2014-04-02,H1\n")
+    good = inbox / "townships" / "保城镇"
+    write_csv(good / "走访.csv", [["走访日期", "干部编号", "户编号"], ["2014-04-02", "C1", "H1"]])
+    folder = tmp_path / "staging"
+    db = tmp_path / "b.duckdb"
+    plan = pipeline.plan_ingest(inbox, db, folder)
+    assert plan["changed"] == 3
+    township.rename(tmp_path / "was-township")
+    township.symlink_to(home, target_is_directory=True)
+    other.rename(tmp_path / "was-other")
+    other.symlink_to("/proc/self", target_is_directory=True)
+    pipeline.parse_batch(folder, 0, DEFAULT_GAZETTEER, TZ)
+    quarantine = tmp_path / "quarantine"
+    summary = pipeline.load_staged(
+        folder, db, DEFAULT_GAZETTEER, KEY, "L1", TZ, quarantine_dir=quarantine
+    ).as_dict()
+    assert [f["file"] for f in summary["file_details"]] == ["townships/保城镇/走访.csv"]
+    assert sorted((s["path"], s["reason"]) for s in summary["skipped_paths"]) == [
+        ("townships/什玲镇/environ", "symlink"),
+        ("townships/毛感乡/pii.key", "symlink"),
+    ]
+    copied = [p.read_bytes() for p in quarantine.rglob("*") if p.is_file()]
+    assert not any(b"secret-key" in c or b"PATH=" in c for c in copied)
+
+
+def test_a_file_swapped_while_the_loader_runs_is_not_read_and_not_copied(tmp_path):
+    """The one-process loader discovers, then parses: a file swapped for a link (or a hard
+    link to another file) between the two is refused, and nothing is copied."""
+    from ingest.discover import NotSafeToRead, describe, open_in_inbox, read_file
+
+    inbox = tmp_path / "inbox"
+    township = inbox / "townships" / "毛感乡"
+    township.mkdir(parents=True)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret")
+    (township / "a.csv").write_text("x")
+    discovered = describe(inbox.resolve(), (township / "a.csv").resolve())
+    (township / "a.csv").rename(tmp_path / "kept.csv")  # the inode discovered lives on
+    (township / "a.csv").symlink_to(secret)
+
+    with pytest.raises(NotSafeToRead, match="symlink"):
+        read_file(discovered)
+    (township / "a.csv").unlink()
+    os.link(secret, township / "a.csv")  # a second name for a file outside the inbox
+    with pytest.raises(NotSafeToRead, match="hard_link"):
+        open_in_inbox(inbox.resolve(), "townships/毛感乡/a.csv")
+    assert describe(inbox.resolve(), (township / "a.csv")).reason == "hard_link"
+    (township / "a.csv").unlink()
+    (township / "a.csv").write_text("x")  # the same name, another inode
+    with pytest.raises(NotSafeToRead, match="replaced"):
+        read_file(discovered)
+
+
+def test_what_holds_personal_data_is_private_whatever_the_umask(tmp_path):
+    """Review row 9: with umask 022 the build file (full IDs and phones) and the quarantine
+    copies were readable by every local user."""
+    from outreach.settings import load_settings
+
+    old = os.umask(0o022)
+    try:
+        settings = load_settings({"OUTREACH_HOME": str(tmp_path / "home")})
+        settings.ensure_dirs()
+        inbox = settings.inbox
+        write_csv(inbox / "townships" / "毛感乡" / "a.csv", [["走访日期"], ["x"]])
+        (inbox / "townships" / "毛感乡" / "broken.xlsx").write_bytes(b"PK\x03\x04 broken")
+        run_ingest(
+            inbox,
+            settings.build_db,
+            DEFAULT_GAZETTEER,
+            KEY,
+            "L1",
+            TZ,
+            quarantine_dir=settings.quarantine_dir,
+        )
+    finally:
+        os.umask(old)
+
+    def mode(path):
+        return oct(path.stat().st_mode & 0o777)
+
+    for folder in settings.private_dirs:
+        assert mode(folder) == "0o700", folder
+    assert mode(settings.build_db) == "0o600"
+    (copy,) = [p for p in settings.quarantine_dir.rglob("*") if p.is_file()]
+    assert copy.name == "broken.xlsx" and mode(copy) == "0o600"
+    assert mode(settings.published_dir) == "0o755"
