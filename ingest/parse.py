@@ -29,6 +29,7 @@ from ingest.pii import mask_text
 from ingest.places import Gazetteer
 from ingest.read import ReadError, read_sheets
 from ingest.registry import DatasetSpec
+from ingest.senders import screen, sender_of, township_names
 from ingest.validate import SheetRows, validate_sheet
 
 # A bug of the loader itself (not of the file): quarantined with the exception in the detail in
@@ -130,6 +131,7 @@ def process_file(
         timings["read"] = time.perf_counter() - t1
         return FileOutcome(file, "quarantined", problem=(exc.rule_id, exc.message), timings=timings)
     arrived_on = dt.datetime.fromtimestamp(file.mtime, tz).date()
+    sender = sender_of(file.rel, township_names(gazetteer))
     outcome = FileOutcome(
         file,
         "loaded",
@@ -152,6 +154,7 @@ def process_file(
             )
             continue
         rows = validate_sheet(sheet, match, registry[match.dataset], gazetteer, arrived_on)
+        rows = screen(rows, sheet, match, registry[match.dataset], sender, gazetteer)
         outcome.skipped_rows.update(rows.skipped)
         outcome.sheets.append(rows)
     timings["normalise"] = time.perf_counter() - t2

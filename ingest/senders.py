@@ -12,13 +12,29 @@ in that unit's folder. The unit is
 
 A file directly in a provider's folder has no unit: its rows are checked against the provider's
 datasets only, and its return list goes to the department.
+
+:func:`screen` returns, never loads, what a sender may not send: a dataset its provider does not
+send (``registry.yml``: ``providers``; the county's cadre roster from an enterprise), and rows for
+another unit: a row whose 乡镇 is another township than the township's (or the joint branch's)
+folder, a branch activity of another branch than the branch's folder. A visit or a pairing of
+another township's household names no township of its own: the build finds those
+(``dq_results``: ``row_from_other_unit``) and keeps them out of the facts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.discover import PROVIDERS
+from ingest.discover import PROVIDER_NAMES, PROVIDERS
+from ingest.header import HeaderMatch
+from ingest.places import Gazetteer
+from ingest.read import Sheet
+from ingest.registry import DatasetSpec
+from ingest.text import clean, compact
+from ingest.validate import SheetRows, refuse_rows
+
+NOT_SENDER_DATASET = "not_sender_dataset"
+OTHER_UNIT = "other_unit"
 
 
 @dataclass(frozen=True)
@@ -62,3 +78,60 @@ def sender_of(rel: str, townships: frozenset[str] | None = None) -> Sender:
         if townships is None or folders[0] in townships:
             return Sender(provider, (folders[0], folders[1]))
     return Sender(provider, (folders[0],))
+
+
+def _same_name(a: str, b: str) -> bool:
+    return compact(clean(a)) == compact(clean(b))
+
+
+def screen(
+    rows: SheetRows,
+    sheet: Sheet,
+    match: HeaderMatch,
+    dataset: DatasetSpec,
+    sender: Sender,
+    gazetteer: Gazetteer,
+) -> SheetRows:
+    """``rows`` without what ``sender`` may not send (see the module), which is quarantined with
+    a reason the sender can act on."""
+    if sender.provider is None:  # quarantined whole already (unknown_provider)
+        return rows
+    names = rows.row_numbers
+    if sender.provider not in dataset.providers:
+        allowed = "、".join(PROVIDER_NAMES[p] for p in dataset.providers)
+        message = (
+            f"“{dataset.title}”只能由{allowed}报送，{PROVIDER_NAMES[sender.provider]}报送的此类台账"
+            f"不入库；请交由{allowed}报送"
+        )
+        return refuse_rows(
+            rows, sheet, match, dict.fromkeys(names, (NOT_SENDER_DATASET, None, message))
+        )
+    refused: dict[int, tuple[str, str | None, str]] = {}
+    unit = "／".join(sender.unit)
+    township = gazetteer.match_township(sender.township)[0] if sender.township else None
+    if township is not None and "township_code" in rows.columns:
+        column = next(c.name for c in dataset.columns if c.type == "place_township")
+        for r, code, name in zip(
+            names, rows.columns["township_code"], rows.columns[column], strict=True
+        ):
+            if code is not None and code != township.code:
+                refused[r] = (
+                    OTHER_UNIT,
+                    column,
+                    f"该行的乡镇是“{name}”，而本文件由“{unit}”报送：只能报送本单位的数据；"
+                    f"请由{name}报送，或更正乡镇",
+                )
+    if sender.branch and dataset.name == "branch_activities":
+        for r, branch in zip(names, rows.columns["joint_branch"], strict=True):
+            if r not in refused and branch is not None and not _same_name(branch, sender.branch):
+                refused[r] = (
+                    OTHER_UNIT,
+                    "joint_branch",
+                    f"该行的联合党支部是“{branch}”，而本文件由“{sender.branch}”报送：只能报送本支部的"
+                    "组织生活；请由该支部报送，或更正支部名称",
+                )
+    return refuse_rows(rows, sheet, match, refused)
+
+
+def township_names(gazetteer: Gazetteer) -> frozenset[str]:
+    return frozenset(t.name for t in gazetteer.townships)

@@ -442,3 +442,31 @@ def validate_sheet(
         else:
             out.columns[spec.name] = list(kept)
     return out
+
+
+def refuse_rows(
+    rows: SheetRows,
+    sheet: Sheet,
+    match: HeaderMatch,
+    refused: dict[int, tuple[str, str | None, str]],
+) -> SheetRows:
+    """The account with the loaded rows ``refused`` names (row number -> rule, column, message)
+    moved to its quarantined rows, with their original cells, in row order."""
+    if not refused:
+        return rows
+    header_names = header_names_of(sheet, match)
+    loaded = set(rows.row_numbers)
+    keep = [i for i, r in enumerate(rows.row_numbers) if r not in refused]
+    moved = [
+        QuarantinedRow(r, rule, column, message, _original(header_names, sheet.rows[r - 1]))
+        for r, (rule, column, message) in refused.items()
+        if r in loaded
+    ]
+    return SheetRows(
+        dataset=rows.dataset,
+        sheet_name=rows.sheet_name,
+        columns={c: [v[i] for i in keep] for c, v in rows.columns.items()},
+        row_numbers=[rows.row_numbers[i] for i in keep],
+        quarantined=sorted([*rows.quarantined, *moved], key=lambda q: q.row_number),
+        skipped=rows.skipped,
+    )

@@ -66,6 +66,9 @@ ROW_HINTS = {
     "bad_credit_code": "统一社会信用代码应为18位数字或大写字母，请对照营业执照核对。",
     "unknown_township": "乡镇请填写本县乡镇名称：{townships}。",
     "ditto_without_above": "“同上”只能在上一行已有内容时使用；请在该单元格填写实际内容。",
+    "not_sender_dataset": "这类台账不由本单位报送（如干部名册只由县委组织部报送）：请删除该工作表，或转交应报送的单位。",
+    "row_from_other_unit": "该户属于其他乡镇，其走访和结对由该乡镇报送：请删除该行，如户编号写错请更正后重新报送。",
+    "other_unit": "每个单位只报送本单位的数据：其他乡镇或支部的行请由该单位自行报送；如是笔误，请更正乡镇或支部名称后重新报送。",
 }
 ROW_HINT_FALLBACK = "请按“问题”一栏的说明修改该行后重新报送；如有疑问请联系县委组织部。"
 
@@ -147,6 +150,13 @@ def _read(build_db: Path) -> _Findings:
                 con,
                 "select coalesce(provider, ''), source_file, sheet_name, row_number, dataset, "
                 "rule_id, message, original_values from raw.quarantine_rows "
+                "order by source_file, sheet_name, row_number",
+            )
+            # rows the build returned: a township's visits and pairings of another's households
+            + _fetch(
+                con,
+                "select coalesce(provider, ''), source_file, sheet_name, row_number, dataset, "
+                "rule_id, detail, null from marts.dq_results where rule_id = 'row_from_other_unit' "
                 "order by source_file, sheet_name, row_number",
             ),
             files=_fetch(

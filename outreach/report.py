@@ -47,6 +47,7 @@ RULE_LABELS = {
     "matter_closed_without_date": "已办结但无办结日期",
     "funding_over_million": "单笔资金超过100万元（可能元/万元混填）",
     "duplicate_merged": "重复报送的行已合并",
+    "row_from_other_unit": "报送了其他乡镇困难户的走访或结对（已退回，未入库）",
     "fact_key_not_unique": "事实表主键重复",
     "rows_not_conserved": "原始层与成果层行数不符",
     "dangling_foreign_key": "外键找不到维度记录",

@@ -16,3 +16,18 @@
 {% macro clean_code(col) -%}
     nullif(upper(trim({{ col }})), '')
 {%- endmacro %}
+
+{#- The staged rows of `dataset` in `relation` without those a township sent for another
+    township's household (int_rows_from_other_units): they are returned, never deduped or kept. -#}
+{% macro from_own_units(relation, dataset) -%}
+    select *
+    from {{ relation }}
+    where not exists (
+        select 1
+        from {{ ref('int_rows_from_other_units') }} as other_units
+        where other_units.dataset = '{{ dataset }}'
+            and other_units.source_file = {{ relation }}.source_file
+            and other_units.sheet_name is not distinct from {{ relation }}.sheet_name
+            and other_units.row_number = {{ relation }}.row_number
+    )
+{%- endmacro %}

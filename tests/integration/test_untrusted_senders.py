@@ -163,3 +163,59 @@ def test_what_holds_personal_data_is_private_whatever_the_umask(tmp_path):
     (copy,) = [p for p in settings.quarantine_dir.rglob("*") if p.is_file()]
     assert copy.name == "broken.xlsx" and mode(copy) == "0o600"
     assert mode(settings.published_dir) == "0o755"
+
+
+def _loaded_and_refused(summary: dict, db) -> dict[str, tuple[int, list[str]]]:
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    rules = con.execute(
+        "select source_file, list(rule_id order by row_number) from raw.quarantine_rows group by 1"
+    ).fetchall()
+    con.close()
+    refused = dict(rules)
+    return {
+        f["file"]: (f["rows_loaded"], refused.get(f["file"], [])) for f in summary["file_details"]
+    }
+
+
+def test_a_sender_may_send_only_its_datasets_and_only_its_own_units_rows(tmp_path):
+    """Review row 6: an enterprise's 干部名册.csv overwrote the county's cadre roster, and
+    nothing stopped a township's rows for another township or a branch's for another branch."""
+    inbox = tmp_path / "inbox"
+    roster = [
+        ["干部编号", "姓名", "工作单位", "职级", "是否组工干部"],
+        ["GB0001", "假名", "企业", "正科", "是"],
+    ]
+    write_csv(inbox / "enterprises" / "某公司" / "干部名册.csv", roster)
+    write_csv(inbox / "county" / "干部名册.csv", roster)
+    visits = [["走访日期", "干部编号", "户编号", "乡镇", "走访方式"]]
+    write_csv(
+        inbox / "townships" / "保城镇" / "走访.csv",
+        [
+            *visits,
+            ["2014-04-02", "C1", "H1", "保城镇", "入户"],
+            ["2014-04-03", "C1", "H2", "什玲", "入户"],
+        ],
+    )
+    write_csv(  # outside any township's folder: the unit is unknown, its rows are not judged
+        inbox / "townships" / "汇总.csv", [*visits, ["2014-04-02", "C1", "H1", "什玲镇", "入户"]]
+    )
+    activities = [["支部名称", "活动日期", "活动类型", "实到人数"]]
+    write_csv(
+        inbox / "joint_branches" / "毛感乡" / "毛感乡第一联合党支部" / "组织生活.csv",
+        [
+            *activities,
+            ["毛感乡第一联合党支部", "2014-04-02", "党员大会", "20"],
+            ["毛感鄉 第一聯合黨支部", "2014-05-02", "党课", "20"],  # the same branch, spelled so
+            ["毛感乡第二联合党支部", "2014-04-02", "党员大会", "20"],
+        ],
+    )
+    summary = _ingest(inbox, tmp_path / "b.duckdb")
+    assert _loaded_and_refused(summary, tmp_path / "b.duckdb") == {
+        "county/干部名册.csv": (1, []),
+        "enterprises/某公司/干部名册.csv": (0, ["not_sender_dataset"]),
+        "joint_branches/毛感乡/毛感乡第一联合党支部/组织生活.csv": (2, ["other_unit"]),
+        "townships/保城镇/走访.csv": (1, ["other_unit"]),
+        "townships/汇总.csv": (1, []),
+    }

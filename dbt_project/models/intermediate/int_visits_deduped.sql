@@ -1,9 +1,14 @@
 -- One row per natural key of visits (see macro natural_key); the other rows are listed in
--- int_duplicates_merged.
+-- int_duplicates_merged. Rows a township sent for another township's household are not among
+-- them (int_rows_from_other_units).
 with
 
-staged as (
+all_staged as (
     select * from {{ ref('stg_townships__visits') }}
+),
+
+staged as (
+    {{ from_own_units('all_staged', 'visits') }}
 ),
 
 file_versions as (

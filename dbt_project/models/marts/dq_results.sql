@@ -69,6 +69,10 @@ raw_rows as (
     select * from {{ ref('int_raw_rows_counted') }}
 ),
 
+rows_from_other_units as (
+    select * from {{ ref('int_rows_from_other_units') }}
+),
+
 -- warnings -------------------------------------------------------------------------------------
 
 visit_unpaired as (
@@ -234,6 +238,23 @@ duplicate_merged as (
     from merged_duplicates
 ),
 
+row_from_other_unit as (
+    select
+        'row_from_other_unit' as rule_id,
+        'warning' as severity,
+        rows_from_other_units.dataset,
+        rows_from_other_units.household_code as entity,
+        cast(null as varchar) as period,
+        '户编号 ' || rows_from_other_units.household_code || ' 是' || rows_from_other_units.household_township_name
+            || '的户，不是报送单位' || rows_from_other_units.sender_township_name
+            || '的：该行未入库，请由' || rows_from_other_units.household_township_name || '报送' as detail,
+        rows_from_other_units.provider,
+        rows_from_other_units.source_file,
+        rows_from_other_units.sheet_name,
+        rows_from_other_units.row_number
+    from rows_from_other_units
+),
+
 -- errors ---------------------------------------------------------------------------------------
 
 fact_key_not_unique as (
@@ -271,7 +292,11 @@ mart_rows as (
 
 merged_rows as (
     select dataset, count(*) as merged_rows
-    from merged_duplicates
+    from (
+        select dataset from merged_duplicates
+        union all
+        select dataset from rows_from_other_units
+    )
     group by dataset
 ),
 
@@ -284,7 +309,7 @@ rows_not_conserved as (
         cast(null as varchar) as period,
         'raw 行数 ' || cast(raw_rows.raw_rows as varchar)
             || ' ≠ marts 行数 ' || cast(coalesce(mart_rows.mart_rows, 0) as varchar)
-            || ' + 合并重复行 ' || cast(coalesce(merged_rows.merged_rows, 0) as varchar) as detail,
+            || ' + 合并重复行和退回的他单位行 ' || cast(coalesce(merged_rows.merged_rows, 0) as varchar) as detail,
         cast(null as varchar) as provider,
         cast(null as varchar) as source_file,
         cast(null as varchar) as sheet_name,
@@ -327,6 +352,8 @@ unioned as (
     select * from funding_over_million
     union all
     select * from duplicate_merged
+    union all
+    select * from row_from_other_unit
     union all
     select * from fact_key_not_unique
     union all
