@@ -12,6 +12,7 @@ else asks for a :class:`Settings` (``load_settings()``) instead of touching ``os
 | OUTREACH_TIMEZONE | Asia/Shanghai | the county's time zone (as-of dates, schedules) |
 | OUTREACH_GAZETTEER | config/gazetteer.yml | the county and its townships |
 | OUTREACH_DASHBOARD_PORT | 8501 | the port of the dashboard (`make dashboard`) |
+| OUTREACH_DASHBOARD_ADDRESS | 127.0.0.1 | the address the dashboard listens on: this machine only, until it is set (e.g. `0.0.0.0` for the office network; the dashboard has no sign-in yet) |
 | OUTREACH_PARSER_BUGS | quarantine | `quarantine`: a file the loader's own code fails on is quarantined (`parser_error`) and the night goes on; `raise`: that failure fails the night (the tests run so) |
 
 ``OUTREACH_NEW_PII_KEY`` is no setting of the services: only ``outreach rotate-pii-key`` reads it
@@ -22,6 +23,7 @@ deliberately absent from the table above, ``.env.example`` and ``docker-compose.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -54,6 +56,7 @@ class Settings:
     timezone: str
     gazetteer: Path
     dashboard_port: int = 8501
+    dashboard_address: str = "127.0.0.1"
     parser_bugs: str = "quarantine"  # or "raise"
 
     @property
@@ -187,6 +190,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     port_raw = (env.get("OUTREACH_DASHBOARD_PORT") or "8501").strip()
     if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
         raise SettingsError(f"OUTREACH_DASHBOARD_PORT must be a port number, got {port_raw!r}")
+    address = (env.get("OUTREACH_DASHBOARD_ADDRESS") or "127.0.0.1").strip()
+    try:
+        ipaddress.ip_address(address)
+    except ValueError as exc:
+        raise SettingsError(
+            f"OUTREACH_DASHBOARD_ADDRESS must be an IP address to listen on, got {address!r}"
+        ) from exc
     parser_bugs = (env.get("OUTREACH_PARSER_BUGS") or "quarantine").strip().lower()
     if parser_bugs not in PARSER_BUG_POLICIES:
         raise SettingsError(
@@ -200,5 +210,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         timezone=tz,
         gazetteer=gazetteer,
         dashboard_port=int(port_raw),
+        dashboard_address=address,
         parser_bugs=parser_bugs,
     )

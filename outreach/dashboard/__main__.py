@@ -1,9 +1,11 @@
 """``python -m outreach.dashboard`` (``make dashboard``): serve the dashboard with Streamlit.
 
-The port comes from ``OUTREACH_DASHBOARD_PORT`` (via outreach.settings). The server listens on
-every interface so that the office's other machines can open it; it sends no usage statistics
-and watches no files, and the page needs nothing from the internet (Streamlit ships its
-scripts, fonts and the Vega chart library).
+The port comes from ``OUTREACH_DASHBOARD_PORT`` and the address from
+``OUTREACH_DASHBOARD_ADDRESS`` (via outreach.settings). The server listens on this machine only
+(127.0.0.1) until the address is set: the dashboard has no sign-in, and its pages show what the
+county's units sent (the web portal brings accounts). It sends no usage statistics and watches no
+files, and the page needs nothing from the internet (Streamlit ships its scripts, fonts and the
+Vega chart library).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ def command(settings: Settings) -> list[str]:
         str(APP),
         "--server.port",
         str(settings.dashboard_port),
+        "--server.address",
+        settings.dashboard_address,
         "--server.headless",
         "true",
         "--server.fileWatcherType",
@@ -53,11 +57,13 @@ def command(settings: Settings) -> list[str]:
 
 def main() -> None:
     settings = load_settings()
-    print(
-        f"dashboard: http://localhost:{settings.dashboard_port}/ (and this machine's address on "
-        f"the office network); reads {settings.published_db} read-only",
-        flush=True,
+    where = (
+        f"http://127.0.0.1:{settings.dashboard_port}/ (this machine only: set "
+        "OUTREACH_DASHBOARD_ADDRESS=0.0.0.0 to serve the office network)"
+        if settings.dashboard_address == "127.0.0.1"
+        else f"http://{settings.dashboard_address}:{settings.dashboard_port}/"
     )
+    print(f"dashboard: {where}; reads {settings.published_db} read-only", flush=True)
     args = command(settings)
     os.execv(args[0], args)
 

@@ -3,6 +3,7 @@ the line that says which filters a page applies, and the look of tables and char
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import altair as alt
@@ -57,10 +58,52 @@ def scope(*applied: str) -> data.Filters:
     return data.Filters(**{k: (getattr(f, k) if k in applied else None) for k in FILTER_KEYS})
 
 
+# Streamlit reads every cell of st.table as Markdown (links, images, LaTeX, colours, icons):
+# the text a sender wrote must show as the characters it is. (Emphasis, * and _, is harmless
+# and left alone: rule ids such as visit_unpaired read as they are.)
+_MARKUP = re.compile(r"([\\`\[\]<>!~$|&{}])")
+_LINE_START = re.compile(r"^(\s*)(\d+(?=[.)])|)([#>+\-=.)])")
+_WORD_JOINER = "\u2060"  # zero-width: breaks :icon:, :colour[...] and http:// autolinks unseen
+
+
+def plain(text: str) -> str:
+    """``text`` as Markdown that shows exactly ``text``: no link, image, formula, colour or icon."""
+    text = _MARKUP.sub(r"\\\1", text)
+    text = _LINE_START.sub(lambda m: m.group(1) + m.group(2) + "\\" + m.group(3), text)
+    return text.replace(":", ":" + _WORD_JOINER).replace("www.", "www" + _WORD_JOINER + ".")
+
+
 def table(df: pd.DataFrame, formats: dict[str, str] | None = None) -> None:
-    """A static table: every figure is in the page's text (and in a screen reader's)."""
-    styled = df.style.format(formats or {}, na_rep="—")
+    """A static table: every figure is in the page's text (and in a screen reader's); text
+    from the senders is shown as plain text (:func:`plain`)."""
+    shown = df.copy()
+    for column in shown.columns:  # text columns, whatever pandas calls their dtype
+        if not pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: plain(v) if isinstance(v, str) else v)
+    styled = shown.style.format(formats or {}, na_rep="—")
     st.table(styled, hide_index=True)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_for_download(value: object) -> object:
+    """A cell that a spreadsheet would run as a formula (``=HYPERLINK(…)``, ``+``, ``-``,
+    ``@``, a tab or a carriage return first) gets a leading apostrophe: it stays text when the
+    table's "Download as CSV" is opened in Excel or WPS."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def grid(df: pd.DataFrame) -> None:
+    """An interactive table (sorting, search, download as CSV): no Markdown is rendered there,
+    and what is downloaded cannot run as a formula (:func:`safe_for_download`)."""
+    shown = df.copy()
+    for column in shown.columns:
+        if not pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = shown[column].map(safe_for_download)
+    st.dataframe(shown, hide_index=True, width="stretch")
 
 
 def chart(c: alt.Chart | alt.LayerChart) -> None:

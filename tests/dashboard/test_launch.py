@@ -32,3 +32,14 @@ def test_the_server_sends_nothing_out_and_draws_chinese_with_a_chinese_font(tmp_
     assert _option(args, "--browser.gatherUsageStats") == "false"
     assert _option(args, "--logger.hideWelcomeMessage") == "true"  # it looks up the public IP
     assert "Noto Sans CJK SC" in _option(args, "--theme.font")
+
+
+def test_the_dashboard_listens_on_this_machine_only_until_told_otherwise(tmp_path):
+    home = str(tmp_path)
+    assert _option(command(load_settings({"OUTREACH_HOME": home})), "--server.address") == (
+        "127.0.0.1"
+    )
+    office = load_settings({"OUTREACH_HOME": home, "OUTREACH_DASHBOARD_ADDRESS": "0.0.0.0"})
+    assert _option(command(office), "--server.address") == "0.0.0.0"
+    with pytest.raises(SettingsError, match="OUTREACH_DASHBOARD_ADDRESS"):
+        load_settings({"OUTREACH_HOME": home, "OUTREACH_DASHBOARD_ADDRESS": "all of them"})

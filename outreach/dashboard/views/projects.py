@@ -62,4 +62,4 @@ ui.chart(
     )
     .properties(title="项目最多的20个村委会")
 )
-st.dataframe(by_village, hide_index=True, width="stretch")
+ui.grid(by_village)

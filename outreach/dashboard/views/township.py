@@ -54,4 +54,4 @@ else:
 
 st.subheader("帮扶干部")
 cadres = data.cadre_coverage(db, f, township, village)
-st.dataframe(cadres, hide_index=True, width="stretch")
+ui.grid(cadres)
