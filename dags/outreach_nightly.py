@@ -77,6 +77,22 @@ from outreach.operators import ClaimWarehouse
 TZ = "Asia/Shanghai"
 # parse tasks of one run at a time (each runs its own sandboxed worker processes)
 MAX_PARSE_TASKS = 4
+# Every task is bounded (a hung task must not hold the build file until morning); what a file
+# does is bounded tighter, per file, by the sandbox (5 minutes, then parser_timeout). The night
+# owes its result at 06:00, four hours after it starts: no wait is longer than that.
+NIGHT = dt.timedelta(hours=4)
+TIMEOUTS = {
+    "prepare": dt.timedelta(minutes=10),
+    "plan_ingest": dt.timedelta(minutes=30),
+    "parse_files": dt.timedelta(hours=2),
+    "load_raw": dt.timedelta(hours=1),
+    "needs_build": dt.timedelta(minutes=15),
+    "build": dt.timedelta(hours=2),  # dbt, and each poke of a model's sensor
+    "check": dt.timedelta(hours=1),
+    "publish": dt.timedelta(hours=1),
+    "report": dt.timedelta(minutes=30),
+    "verdict": dt.timedelta(minutes=10),
+}
 # Other DAGs (exports, dashboard refresh) can be scheduled on a new published warehouse.
 PUBLISHED = Asset("outreach_published_warehouse")
 
@@ -102,7 +118,11 @@ def _ctx(run: dict):
     start_date=pendulum.datetime(2012, 1, 1, tz=TZ),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 1, "retry_delay": dt.timedelta(minutes=5)},
+    default_args={
+        "retries": 1,
+        "retry_delay": dt.timedelta(minutes=5),
+        "execution_timeout": dt.timedelta(hours=1),
+    },
     # mail through Airflow's smtp_default connection: a failed night, and a night not done by 06:00
     on_failure_callback=on_failure,
     deadline=nightly_deadline(),
@@ -110,13 +130,13 @@ def _ctx(run: dict):
     tags=["outreach"],
 )
 def outreach_nightly():
-    @task(retries=0)
+    @task(retries=0, execution_timeout=TIMEOUTS["prepare"])
     def prepare(**context) -> dict:
         from outreach import stages
 
         return stages.prepare(_settings(), context.get("logical_date"), context["dag_run"].conf)
 
-    @task(pool=WRITER_POOL)
+    @task(pool=WRITER_POOL, execution_timeout=TIMEOUTS["plan_ingest"])
     def plan_ingest(run: dict, **context) -> list[int]:
         """New or changed files, in batches; the batch numbers fan the parse tasks out (at most
         ``dag_run.conf["parse_batches"]`` of them when given)."""
@@ -125,7 +145,7 @@ def outreach_nightly():
         limit = stages.parse_batches_limit((context["dag_run"].conf or {}).get("parse_batches"))
         return stages.plan_ingest(_settings(), _ctx(run), max_batches=limit)["batches"]
 
-    @task(max_active_tis_per_dagrun=MAX_PARSE_TASKS)
+    @task(max_active_tis_per_dagrun=MAX_PARSE_TASKS, execution_timeout=TIMEOUTS["parse_files"])
     def parse_files(run: dict, batch: int) -> dict:
         """One batch of files, parsed in sandboxed workers into Arrow files (no database)."""
         from outreach import stages
@@ -133,7 +153,11 @@ def outreach_nightly():
         return stages.parse_batch(_settings(), _ctx(run), batch)
 
     # runs also when no file changed (the parse tasks are then skipped), never after a failure
-    @task(pool=WRITER_POOL, trigger_rule=TriggerRule.NONE_FAILED)
+    @task(
+        pool=WRITER_POOL,
+        trigger_rule=TriggerRule.NONE_FAILED,
+        execution_timeout=TIMEOUTS["load_raw"],
+    )
     def load_raw(run: dict) -> dict:
         """The single writer of the ingest: commits every staged parse result."""
         from outreach import stages
@@ -142,7 +166,11 @@ def outreach_nightly():
 
     # skips only the build group's first tasks; the rest follow their trigger rules (check and
     # publish are skipped after them, report and verdict still run)
-    @task.short_circuit(ignore_downstream_trigger_rules=False, pool=WRITER_POOL)
+    @task.short_circuit(
+        ignore_downstream_trigger_rules=False,
+        pool=WRITER_POOL,
+        execution_timeout=TIMEOUTS["needs_build"],
+    )
     def needs_build(run: dict, **context) -> bool:
         """False when nothing changed since the last publish: build, check, publish skipped."""
         from outreach import stages
@@ -150,19 +178,19 @@ def outreach_nightly():
         conf = context["dag_run"].conf or {}
         return stages.decide_build(_settings(), _ctx(run), rebuild=bool(conf.get("rebuild")))
 
-    @task(retries=0, pool=WRITER_POOL)
+    @task(retries=0, pool=WRITER_POOL, execution_timeout=TIMEOUTS["check"])
     def check(run: dict) -> dict:
         from outreach import stages
 
         return stages.check(_settings(), _ctx(run))
 
-    @task(pool=WRITER_POOL, outlets=[PUBLISHED])
+    @task(pool=WRITER_POOL, outlets=[PUBLISHED], execution_timeout=TIMEOUTS["publish"])
     def publish(run: dict) -> dict:
         from outreach import stages
 
         return stages.publish(_settings(), _ctx(run))
 
-    @task(retries=0, trigger_rule=TriggerRule.ALL_DONE)
+    @task(retries=0, trigger_rule=TriggerRule.ALL_DONE, execution_timeout=TIMEOUTS["report"])
     def report(run: dict, **context) -> dict:
         from outreach import stages
 
@@ -171,7 +199,7 @@ def outreach_nightly():
         finally:
             stages.release(_settings(), context)
 
-    @task(retries=0)
+    @task(retries=0, execution_timeout=TIMEOUTS["verdict"])
     def verdict(run: dict) -> dict:
         """Fails the DAG run when nothing was published, naming why: ``report`` always runs and
         succeeds, so without this a blocked publish would look like a good night."""
@@ -181,7 +209,12 @@ def outreach_nightly():
 
     # waits (without holding a worker slot) while another run, e.g. a backfill's, owns the build
     claim = ClaimWarehouse(
-        task_id="claim_warehouse", poke_interval=60, timeout=8 * 3600, mode="reschedule", retries=0
+        task_id="claim_warehouse",
+        poke_interval=60,
+        timeout=NIGHT.total_seconds(),
+        execution_timeout=dt.timedelta(minutes=5),  # each look at the lease
+        mode="reschedule",
+        retries=0,
     )
     run = prepare()
     claim >> run
@@ -191,7 +224,7 @@ def outreach_nightly():
     batches >> parsed >> ingested
     built, checked, published, reported = (
         # a task group: one task per dbt model (outreach/dbt_airflow.py)
-        build_task_group(run),
+        build_task_group(run, timeout=TIMEOUTS["build"], wait=NIGHT),
         check(run),
         publish(run),
         report(run),

@@ -28,6 +28,7 @@ is an import error that says to run ``outreach dbt-manifest``.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import sys
 import time
@@ -113,10 +114,17 @@ def record_failure(context: Any, *, run_task_id: str) -> None:
     )
 
 
-def build_task_group(run: Any, group_id: str = GROUP_ID):
+def build_task_group(
+    run: Any,
+    group_id: str = GROUP_ID,
+    timeout: dt.timedelta = dt.timedelta(hours=2),
+    wait: dt.timedelta = dt.timedelta(hours=4),
+):
     """The build stage: a cosmos DbtTaskGroup, one task per model of the manifest.
 
-    ``run`` is the ``prepare`` task's output (its XCom holds the run context)."""
+    ``run`` is the ``prepare`` task's output (its XCom holds the run context). ``timeout``
+    bounds each task's run (the dbt command, a sensor's poke); ``wait`` how long a model's
+    sensor waits for its model in all (a sensor's own default is seven days)."""
     manifest = check_manifest()
 
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
@@ -169,6 +177,8 @@ def build_task_group(run: Any, group_id: str = GROUP_ID):
             "deferrable": False,
             "mode": "reschedule",
             "poke_interval": POKE_SECONDS,
+            "timeout": wait.total_seconds(),
+            "execution_timeout": timeout,
         },
     )
     return adopt(group)

@@ -322,3 +322,19 @@ def test_one_parse_batch_holds_every_file_big_or_small():
     sizes = [10, 64 * 1024**2, 5, 7] * 40
     assert batch_files(sizes, max_batches=1) == [list(range(len(sizes)))]
     assert len(batch_files(sizes)) > 1
+
+
+def test_every_task_is_bounded_and_no_wait_outlasts_the_night():
+    """Review: a hung task held the build file until morning; the model sensors' timeout was
+    Airflow's default of seven days."""
+    from airflow.sdk import BaseSensorOperator
+
+    dag = load_dag()
+    night = dt.timedelta(hours=4)
+    for task in dag.tasks:
+        assert task.execution_timeout is not None, task.task_id
+        assert task.execution_timeout <= night, task.task_id
+        if isinstance(task, BaseSensorOperator):
+            assert dt.timedelta(seconds=task.timeout) <= night, task.task_id
+    sensors = [t for t in dag.tasks if isinstance(t, BaseSensorOperator)]
+    assert len(sensors) > 50  # the claim and one per dbt model
