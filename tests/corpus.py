@@ -213,3 +213,94 @@ def write_corpus(inbox: Path, seed: int = SEED) -> dict[str, str]:
             for mutated, body in _mutations(f"名册_{name}", data, rng).items():
                 put(f"county/corpus/mutations/{mutated}", body, ANY)
     return expected
+
+
+# --------------------------------------------------------------------------- the review's files
+
+PHONE_NAME = "townships/毛感乡/联系人13800138000.csv"
+NOTES = "townships/毛感乡/走访备注.csv"
+HEADERLESS_ROSTER = "county/花名册（无表头）.csv"
+ENTERPRISE_ROSTER = "enterprises/保亭金江橡胶加工有限公司/干部名册.csv"
+FOREIGN_VISITS = "townships/毛感乡/补报其他乡镇走访.csv"
+FORGED_NAME = "townships/毛感乡/走访\n| 伪造 | 一行 |<img src=x onerror=alert(1)>[点此](javascript:alert(1)).csv"
+# notes as a sender typed them: every one an ID or a phone the review saw published unmasked
+NOTE_VARIANTS = [
+    "户主电话138.0013.8000",
+    "联系+86—138—0013—8000",
+    "身份证469029.19800101.0024",
+    "电话138_0013_8000",
+    "电话一三八〇〇一三八〇〇〇",
+]
+HEADERLESS_ID = "469029198001010024"
+HEADERLESS_PHONE = "13912343210"
+
+
+def _foreign_visits(truth_households: dict[str, str]) -> list[tuple[str, str, str]]:
+    """Two of the demo's planted missed visits of households outside 毛感乡: (cadre, household,
+    quarter). A visit sent for them from 毛感乡's folder would meet another township's duty."""
+    from outreach.demo import PLANTED
+
+    chosen = [
+        (cadre, household, quarter)
+        for cadre, household, quarter in PLANTED["missed_quarterly_visits"]
+        if truth_households[household] != "毛感乡" and quarter >= "2013Q1"
+    ]
+    return chosen[:2]
+
+
+def write_reproducers(inbox: Path) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
+    """The security review's files beside the demo inbox (which they copy rows from):
+    ``{path: expected}`` as ``write_corpus`` gives it, and the planted missed visits the foreign
+    visits name (their flags must stay)."""
+    from outreach.demo.truth import build_truth
+
+    households = {h.code: h.township for h in build_truth().households}
+    visits = list(csv.reader(io.StringIO((inbox / VISITS).read_bytes().decode("utf-8-sig"))))
+    header, rows = visits[0], visits[4:9]
+    expected: dict[str, str] = {}
+
+    def put(rel: str, data: bytes, outcome: str) -> None:
+        path = inbox / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        expected[rel] = outcome
+
+    # row 2: a phone number in a file's name
+    put(PHONE_NAME, text_table_bytes([header, *rows[:2]]), "loaded:2")
+    # row 3: IDs and phones in notes, in every spelling
+    notes_at = header.index("拉家常内容")
+    noted = [
+        [*r[:notes_at], note, *r[notes_at + 1 :]]
+        for r, note in zip(rows, NOTE_VARIANTS, strict=True)
+    ]
+    put(NOTES, text_table_bytes([header, *noted]), f"loaded:{len(noted)}")
+    # row 4: a roster without a header: a row of data where the header would be
+    headerless = [
+        ["王五", HEADERLESS_ID, HEADERLESS_PHONE, "县委组织部"],
+        ["赵六", HEADERLESS_ID, "", "县委组织部"],
+    ]
+    put(HEADERLESS_ROSTER, text_table_bytes(headerless), "loaded:0")
+    # row 6: an enterprise sends the county's cadre roster; a township visits others' households
+    roster = [
+        ["干部编号", "姓名", "工作单位", "职级", "是否组工干部"],
+        ["GB0001", "冒名顶替", "金江公司", "一般干部", "否"],
+    ]
+    put(ENTERPRISE_ROSTER, text_table_bytes(roster), "loaded:0")
+    foreign = _foreign_visits(households)
+    months = {"1": "02", "2": "05", "3": "08", "4": "11"}
+    put(
+        FOREIGN_VISITS,
+        text_table_bytes(
+            [
+                ["走访日期", "干部编号", "户编号", "走访方式", "走访内容"],
+                *[
+                    [f"{q[:4]}-{months[q[-1]]}-10", cadre, household, "入户", "补报"]
+                    for cadre, household, q in foreign
+                ],
+            ]
+        ),
+        f"loaded:{len(foreign)}",
+    )
+    # row 11: a name with a line break, table pipes, HTML and a link
+    put(FORGED_NAME, text_table_bytes([header, *rows[2:3]]), "loaded:1")
+    return expected, foreign
