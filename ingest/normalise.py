@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ingest.pii import PII_IN_TEXT
 from ingest.text import clean, compact
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # 1900 date system, including Excel's phantom 1900-02-29
@@ -31,13 +32,29 @@ def is_blank(value: object) -> bool:
 # ---------------------------------------------------------------------------- text
 
 
+_PERSONAL_NUMBER = re.compile(PII_IN_TEXT)
+
+
 def to_text(value: object) -> tuple[str | None, Problem | None]:
+    """A code, a name, a unit: short text. An ID or a phone number in it (any spelling) is a row
+    error: such a column is published as it is, and a number in it would stop publishing."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, dt.datetime | dt.date):
         value = value.isoformat()[:10]
     text = compact(str(value))
-    return (text or None), None
+    problem = personal_number_in(text)
+    return (None, problem) if problem else ((text or None), None)
+
+
+def personal_number_in(text: str | None) -> Problem | None:
+    """The row error for an ID or a phone number in a column that is published as written."""
+    if text and _PERSONAL_NUMBER.search(text):
+        return Problem(
+            "pii_in_field",
+            "这一列填写了身份证号或手机号样式的号码；编号、姓名、单位、村名等列不能填写个人号码，请删去",
+        )
+    return None
 
 
 def to_longtext(value: object) -> tuple[str | None, Problem | None]:

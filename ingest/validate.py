@@ -110,7 +110,9 @@ def _convert(spec: ColumnSpec, value, unit, gazetteer: Gazetteer):
         township, problem = gazetteer.match_township(value)
         return (township, problem)
     if t == "place_village":
-        return canonical_village(str(value)), None
+        village = canonical_village(str(value))
+        problem = n.personal_number_in(village)
+        return (None, problem) if problem else (village, None)
     raise AssertionError(f"unhandled column type {t}")  # a registry bug, not bad data
 
 

@@ -219,3 +219,23 @@ def test_a_sender_may_send_only_its_datasets_and_only_its_own_units_rows(tmp_pat
         "townships/保城镇/走访.csv": (1, ["other_unit"]),
         "townships/汇总.csv": (1, []),
     }
+
+
+def test_a_number_in_a_column_published_as_written_is_a_row_error(tmp_path):
+    """A phone number in a code, a name or a village (columns published as they are written,
+    where it would stop the county's publishing) is returned; in free text it is masked."""
+    inbox = tmp_path / "inbox"
+    write_csv(
+        inbox / "townships" / "保城镇" / "困难户.csv",
+        [
+            ["户编号", "乡镇", "村委会", "户主姓名"],
+            ["H1", "保城镇", "西坡村委会", "王五"],
+            ["13812343210", "保城镇", "西坡村委会", "赵六"],
+            ["H3", "保城镇", "西坡村 138 1234 3210", "钱七"],
+            ["H4", "保城镇", "西坡村委会", f"孙八{ID[:6]}.{ID[6:14]}.{ID[14:]}"],
+        ],
+    )
+    summary = _ingest(inbox, tmp_path / "b.duckdb")
+    assert _loaded_and_refused(summary, tmp_path / "b.duckdb") == {
+        "townships/保城镇/困难户.csv": (1, ["pii_in_field"] * 3)
+    }
