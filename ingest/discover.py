@@ -101,10 +101,11 @@ def open_in_inbox(inbox: Path, rel: str) -> int:
     return fd
 
 
-def read_file(file: InboxFile) -> tuple[bytes, InboxFile]:
+def read_file(file: InboxFile, limit: int | None = None) -> tuple[bytes, InboxFile]:
     """The bytes of an inbox file, opened safely (:func:`open_in_inbox`) and refused unless it
     is the inode discovered; with the file as now read (a version saved since discovery has
-    another sha256 and size, which its account must carry)."""
+    another sha256 and size, which its account must carry). At most ``limit`` + 1 bytes are
+    read: a file that grew past the limit is told by its length, never read whole."""
     fd = open_in_inbox(file.inbox, file.rel)
     with os.fdopen(fd, "rb") as fh:
         st = os.fstat(fh.fileno())
@@ -113,7 +114,9 @@ def read_file(file: InboxFile) -> tuple[bytes, InboxFile]:
             file.inode,
         ):
             raise NotSafeToRead("replaced", file.rel)
-        data = fh.read()
+        data = fh.read() if limit is None else fh.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        return data, file  # refused for its size: its account keeps the version discovered
     digest = hashlib.sha256(data).hexdigest()
     if digest == file.sha256:
         return data, file
@@ -196,6 +199,15 @@ def _shown(rel: str) -> str:
     return "/".join(parts) + "（文件名非 UTF-8）"
 
 
+def _points_inside(link: Path, inbox: Path) -> bool:
+    """Whether a link's target lies in the inbox (only to say why it is skipped); a loop of
+    links, or one that cannot be followed, points nowhere inside."""
+    try:
+        return Path(os.path.realpath(link, strict=True)).is_relative_to(inbox)
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
 def describe(inbox: Path, full: Path) -> InboxFile | SkippedPath:
     """One path under the (resolved) inbox: a file to read, or why it is skipped."""
     rel = full.relative_to(inbox).as_posix()
@@ -208,8 +220,9 @@ def describe(inbox: Path, full: Path) -> InboxFile | SkippedPath:
     except FileNotFoundError:  # gone between listing and reading (a parse task runs later)
         return SkippedPath(rel, "vanished")
     if stat.S_ISLNK(st.st_mode):  # never read, wherever it points
-        inside = full.resolve().is_relative_to(inbox)
-        return SkippedPath(rel, "symlink" if inside else "symlink_outside_inbox")
+        return SkippedPath(
+            rel, "symlink" if _points_inside(full, inbox) else "symlink_outside_inbox"
+        )
     if not stat.S_ISREG(st.st_mode):
         return SkippedPath(rel, "not_a_regular_file")
     first = rel.split("/", 1)[0]
@@ -254,8 +267,7 @@ def discover(inbox: Path) -> tuple[list[InboxFile], list[SkippedPath]]:
         for name in [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
             # never followed: outside it leaves the inbox, inside it would load files twice
             full = Path(dirpath) / name
-            inside = full.resolve().is_relative_to(inbox)
-            reason = "symlinked_folder" if inside else "symlink_outside_inbox"
+            reason = "symlinked_folder" if _points_inside(full, inbox) else "symlink_outside_inbox"
             rel = full.relative_to(inbox).as_posix()
             skipped.append(SkippedPath(rel if _utf8(rel) else _shown(rel), reason))
             dirnames.remove(name)

@@ -122,7 +122,7 @@ class _OdsCells:
 
     def _int(self, attrs: dict, name: str) -> int:
         text = attrs.get(_ODF_TABLE + name, "1")
-        return int(text) if text.isdigit() and int(text) > 0 else 1
+        return int(text) if re.fullmatch(r"[0-9]{1,9}", text) and int(text) > 0 else 1
 
     def start(self, name: str, attrs: dict) -> None:
         if name == _ODF_TABLE + "table":

@@ -116,7 +116,7 @@ def process_file(
     if file.size > limits.max_file_bytes:  # not even read into memory
         finding = too_large(file.size, limits)
         return FileOutcome(file, "quarantined", problem=(finding.rule_id, finding.message))
-    data, file = read_file(file)  # safely, once: every step below works on these bytes
+    data, file = read_file(file, limits.max_file_bytes)  # safely, once: the steps below use these
     kind = sniff_bytes(data, file.path.name)
     finding = inspect(data, kind, len(data), limits)
     t1 = time.perf_counter()

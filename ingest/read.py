@@ -93,7 +93,7 @@ def read_sheets(
     if kind in ("xlsx", "xls", "ods"):
         return read_excel(_data(source), name)
     if kind == "csv":
-        return [Sheet(name=stem, rows=read_text_table(_data(source)))]
+        return [Sheet(name=stem, rows=read_text_table(_data(source), limits.max_cells))]
     if kind == "html":
         return read_html_tables(_data(source), stem, limits.max_cells)
     if kind == "spreadsheetml":

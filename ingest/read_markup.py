@@ -47,12 +47,14 @@ class _Grid:
         self.name, self.max_cells = name, max_cells
         self.cells: dict[tuple[int, int], Cell] = {}
         self.height = self.width = 0
+        self.filled = 0  # cells written, overlapping merges counted again: bounds the work
 
     def put(self, row: int, col: int, value: Cell, down: int = 0, across: int = 0) -> None:
         if value is None:
             return
         height, width = max(self.height, row + down + 1), max(self.width, col + across + 1)
-        if height * width > self.max_cells:
+        self.filled += (down + 1) * (across + 1)
+        if height * width > self.max_cells or self.filled > self.max_cells:
             finding = cell_bomb(self.name, height, width)
             raise ReadError(finding.rule_id, finding.message)
         self.height, self.width = height, width
@@ -70,9 +72,14 @@ class _Grid:
 # --------------------------------------------------------------------------------- HTML
 
 
+# a count as a markup attribute writes it: ASCII digits, a handful (str.isdigit() also takes
+# '²', which int() refuses, and a number of thousands of digits)
+_COUNT = re.compile(r"[0-9]{1,9}")
+
+
 def _span(attrs: dict[str, str | None], name: str, cap: int) -> int:
     text = (attrs.get(name) or "").strip()
-    number = int(text) if text.isdigit() else 1
+    number = int(text) if _COUNT.fullmatch(text) else 1
     return min(max(number, 1), cap)
 
 
@@ -236,7 +243,7 @@ def _position(value: str | None, previous: int) -> int:
     """``ss:Index`` (1-based) as a 0-based position, else the one after ``previous``."""
     if value is None:
         return previous + 1
-    if not value.strip().isdigit() or int(value) < 1:
+    if not _COUNT.fullmatch(value.strip()) or int(value) < 1:
         raise ReadError("corrupt", f"文件已损坏：行列位置“{value[:20]}”不是正整数")
     return int(value) - 1
 
@@ -244,7 +251,7 @@ def _position(value: str | None, previous: int) -> int:
 def _merge(value: str | None) -> int:
     if value is None:
         return 0
-    if not value.strip().isdigit():
+    if not _COUNT.fullmatch(value.strip()):
         raise ReadError("corrupt", f"文件已损坏：合并单元格范围“{value[:20]}”不是整数")
     return int(value)
 

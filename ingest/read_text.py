@@ -132,17 +132,25 @@ def detect_delimiter(text: str) -> str:
     return best if _score(lines, best) > (0, 0) else ","
 
 
-def read_text_table(data: bytes) -> list[list[str | None]]:
-    """The rows of a CSV or TSV file, cells stripped of nothing but empty ones made None."""
+def read_text_table(data: bytes, max_cells: int | None = None) -> list[list[str | None]]:
+    """The rows of a CSV or TSV file, cells stripped of nothing but empty ones made None; a
+    table reaching more than ``max_cells`` cells (rows x widest row) is a cell bomb."""
     text = decode_text(data)
     delimiter = detect_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[list[str | None]] = []
     started = last_started = 1  # the lines the record being read, and the last one, began on
+    width = 0
     try:
         for row in reader:
             rows.append([None if v.strip() == "" else v for v in row])
             last_started, started = started, reader.line_num + 1
+            width = max(width, len(row))
+            if max_cells is not None and len(rows) * width > max_cells:
+                from ingest.guard import cell_bomb
+
+                finding = cell_bomb("CSV", len(rows), width)
+                raise ReadError(finding.rule_id, finding.message)
     except csv.Error as exc:
         raise ReadError(
             "bad_csv",

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from ingest.discover import InboxFile, printable
 from ingest.guard import DEFAULT_LIMITS, Limits
 from ingest.parse import PARSER_ERROR, FileOutcome, failed, process_file_safely
+from ingest.pii import mask_text
 from ingest.spawning import allow_children, main_module_not_rerun, spawn_context
 
 log = logging.getLogger("outreach.ingest.sandbox")
@@ -51,7 +52,8 @@ class ParserBug(RuntimeError):
     def __init__(self, outcome: FileOutcome):
         self.source_file = outcome.file.rel
         self.worker_traceback = outcome.traceback
-        super().__init__(f"the loader failed on {outcome.file.rel}: {outcome.detail}")
+        shown = mask_text(printable(outcome.file.rel))  # the message goes to reports and mail
+        super().__init__(f"the loader failed on {shown}: {outcome.detail}")
 
 
 def _init_worker(memory_bytes: int, gazetteer_path: str) -> None:

@@ -4,21 +4,25 @@ The folder decides, never the file's name or its contents: whoever writes the in
 department by hand, the intake's sender map, the portal's signed-in account) puts a unit's files
 in that unit's folder. The unit is
 
-- a township for ``townships/<乡镇>/…``;
+- a township for ``townships/<乡镇>/…``: the first folder below the provider's that is a
+  township's name as the gazetteer writes it (folders that group units, such as a scaled demo's
+  ``片区002/``, may come before it);
 - a joint branch for ``joint_branches/<乡镇>/<支部>/…`` (a branch's folder sits in its
-  township's), or ``joint_branches/<支部>/…`` where there is no township level;
+  township's), or a file directly in ``joint_branches/<支部>/``;
 - an enterprise (or whoever sends for enterprises, such as 县工商联) for ``enterprises/<单位>/…``;
 - the department itself for ``county/…``.
 
-A file directly in a provider's folder has no unit: its rows are checked against the provider's
-datasets only, and its return list goes to the department.
+A file directly in a provider's folder has no unit, and a unit whose township or branch its
+folders do not name is not judged by them: its rows are checked against the provider's datasets
+only (SECURITY.md: the folder is the sender).
 
 :func:`screen` returns, never loads, what a sender may not send: a dataset its provider does not
 send (``registry.yml``: ``providers``; the county's cadre roster from an enterprise), and rows for
 another unit: a row whose 乡镇 is another township than the township's (or the joint branch's)
 folder, a branch activity of another branch than the branch's folder. A visit or a pairing of
 another township's household names no township of its own: the build finds those
-(``dq_results``: ``row_from_other_unit``) and keeps them out of the facts.
+(``dq_results``: ``row_from_other_unit``, matching the folder as exactly as this module does) and
+keeps them out of the facts.
 """
 
 from __future__ import annotations
@@ -40,43 +44,34 @@ OTHER_UNIT = "other_unit"
 @dataclass(frozen=True)
 class Sender:
     provider: str | None  # townships | joint_branches | enterprises | county, None outside them
-    unit: tuple[
-        str, ...
-    ]  # the unit's folders below the provider's ('毛感乡',), ('毛感乡', '…支部')
+    unit: tuple[str, ...] = ()  # the unit's folders below the provider's: ('毛感乡',)
+    township: str | None = None  # the township folder of a township's or a branch's unit
+    branch: str | None = None  # the branch folder of a joint branch's unit
 
     @property
     def key(self) -> str:
         """``townships/毛感乡``, ``county``; ``unknown`` outside the providers' folders."""
         return "/".join((self.provider or "unknown", *self.unit))
 
-    @property
-    def township(self) -> str | None:
-        """The township folder a township's or a joint branch's unit names, if any."""
-        if self.provider in ("townships", "joint_branches") and self.unit:
-            return self.unit[0]
-        return None
 
-    @property
-    def branch(self) -> str | None:
-        """The branch folder of a joint branch's unit."""
-        if self.provider == "joint_branches" and self.unit:
-            return self.unit[-1]
-        return None
-
-
-def sender_of(rel: str, townships: frozenset[str] | None = None) -> Sender:
-    """The sender of the file at ``rel`` (a path under the inbox). ``townships``: the
-    gazetteer's township names, which tell ``joint_branches/<乡镇>/<支部>/`` from a branch folder
-    directly under ``joint_branches/``; without them a branch in a subfolder is recognised by
-    its depth alone."""
+def sender_of(rel: str, townships: frozenset[str] = frozenset()) -> Sender:
+    """The sender of the file at ``rel`` (a path under the inbox); ``townships``: the
+    gazetteer's township names (exactly as it writes them)."""
     parts = rel.split("/")
     provider = parts[0] if len(parts) > 1 and parts[0] in PROVIDERS else None
     folders = parts[1:-1]
     if provider is None or provider == "county" or not folders:
-        return Sender(provider, ())
-    if provider == "joint_branches" and len(folders) >= 2:
-        if townships is None or folders[0] in townships:
-            return Sender(provider, (folders[0], folders[1]))
+        return Sender(provider)
+    if provider in ("townships", "joint_branches"):
+        for i, folder in enumerate(folders):
+            if folder not in townships:
+                continue
+            if provider == "townships":
+                return Sender(provider, tuple(folders[: i + 1]), township=folder)
+            branch = folders[i + 1] if i + 1 < len(folders) else None
+            return Sender(provider, tuple(folders[: i + 2]), township=folder, branch=branch)
+        if provider == "joint_branches" and len(folders) == 1:
+            return Sender(provider, (folders[0],), branch=folders[0])
     return Sender(provider, (folders[0],))
 
 
@@ -108,7 +103,7 @@ def screen(
         )
     refused: dict[int, tuple[str, str | None, str]] = {}
     unit = "／".join(sender.unit)
-    township = gazetteer.match_township(sender.township)[0] if sender.township else None
+    township = next((t for t in gazetteer.townships if t.name == sender.township), None)
     if township is not None and "township_code" in rows.columns:
         column = next(c.name for c in dataset.columns if c.type == "place_township")
         for r, code, name in zip(

@@ -14,6 +14,7 @@ runs) before it is written.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
@@ -233,8 +234,8 @@ def _write_table(workbook, name: str, headers: list[str], rows: list[list], widt
     return ws
 
 
-def _sender(source_file: str | None) -> Sender:
-    return sender_of(source_file or "")
+def _sender(source_file: str | None, townships: frozenset[str]) -> Sender:
+    return sender_of(source_file or "", townships)
 
 
 def _who(sender: Sender) -> str:
@@ -254,9 +255,10 @@ def _write_workbook(
 ) -> None:
     import xlsxwriter
 
-    rows = [r for r in findings.rows if _sender(r[1]) == sender]
-    files = [f for f in findings.files if _sender(f[1]) == sender]
-    sheets = [s for s in findings.sheets if _sender(s[1]) == sender]
+    townships = frozenset(findings.townships)
+    rows = [r for r in findings.rows if _sender(r[1], townships) == sender]
+    files = [f for f in findings.files if _sender(f[1], townships) == sender]
+    sheets = [s for s in findings.sheets if _sender(s[1], townships) == sender]
     township_hint = "、".join(findings.townships) or "见县乡镇名录"
     who = mask_text(_who(sender))
 
@@ -367,7 +369,7 @@ def _write_workbook(
 def feedback_name(sender: Sender) -> str:
     """``退回清单_townships_毛感乡.xlsx``, ``退回清单_county.xlsx``; files outside any provider
     folder: ``退回清单_unknown.xlsx``. Only letters (Chinese too), digits and ``_``."""
-    safe = re.sub(r"\W", "_", mask_text(sender.key).replace("*", "x"))
+    safe = re.sub(r"\W", "_", mask_text(sender.key).replace("*", "x"))[:80]  # a file name's length
     return f"退回清单_{safe or UNKNOWN_PROVIDER_FILE}.xlsx"
 
 
@@ -380,15 +382,24 @@ def write_feedback(build_db: Path, report_dir: Path, run_id: str) -> list[Path]:
     report_dir.mkdir(parents=True, exist_ok=True)
     findings = _read(build_db) if build_db.exists() else _Findings([], [], [], [])
     registry = load_registry()
+    townships = frozenset(findings.townships)
     senders = sorted(
-        {_sender(r[1]) for r in findings.rows}
-        | {_sender(f[1]) for f in findings.files}
-        | {_sender(s[1]) for s in findings.sheets},
+        {_sender(r[1], townships) for r in findings.rows}
+        | {_sender(f[1], townships) for f in findings.files}
+        | {_sender(s[1], townships) for s in findings.sheets},
         key=lambda s: s.key,
     )
     written = []
+    names: set[str] = set()
     for sender in senders:
-        path = report_dir / feedback_name(sender)
+        name = feedback_name(sender)
+        if name in names:  # two units whose names write the same (a/b and a_b): keep both
+            name = (
+                name.removesuffix(".xlsx")
+                + f"_{hashlib.sha256(sender.key.encode()).hexdigest()[:8]}.xlsx"
+            )
+        names.add(name)
+        path = report_dir / name
         _write_workbook(path, sender, run_id, findings, registry)
         written.append(path)
     for stale in report_dir.glob("退回清单_*.xlsx"):

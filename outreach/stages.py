@@ -39,17 +39,23 @@ def _read(path: Path) -> dict | None:
 @contextmanager
 def _recorded(settings: Settings, ctx: RunContext, name: str):
     """Record a stage's failure beside its output, then let it fail the task. An exception
-    that knows the input file it failed on (``source_file``, e.g. ``ParserBug``) names it."""
+    that knows the input file it failed on (``source_file``, e.g. ``ParserBug``) names it. What
+    is recorded goes to run.json, summary.md and the failure mail: numbers in it are masked and
+    a line break in a name written as ``\\n``."""
+    from ingest.discover import printable
+    from ingest.pii import mask_text
+
     try:
         yield
     except Exception as exc:
+        source_file = getattr(exc, "source_file", None)
         _write(
             ctx.report_dir(settings) / f"{name}.error.json",
             {
                 "stage": name,
-                "error": f"{type(exc).__name__}: {exc}",
-                "file": getattr(exc, "source_file", None),
-                "traceback": traceback.format_exc(),
+                "error": mask_text(f"{type(exc).__name__}: {exc}"),
+                "file": mask_text(printable(source_file)) if source_file else None,
+                "traceback": mask_text(traceback.format_exc()),
             },
         )
         raise

@@ -33,6 +33,7 @@
         {{ staged }}.provider,
         {{ staged }}.source_file,
         {{ staged }}.sheet_name,
+        {{ staged }}.sheet_sha256,
         {{ staged }}.row_number,
         {{ deduped }}.source_file as kept_source_file,
         {{ deduped }}.sheet_name as kept_sheet_name,
@@ -42,8 +43,7 @@
         on {% for col in keys %}{{ staged }}.{{ col }} is not distinct from {{ deduped }}.{{ col }}{% if not loop.last %}
         and {% endif %}{% endfor %}
     where not (
-        {{ staged }}.source_file = {{ deduped }}.source_file
-        and {{ staged }}.sheet_name is not distinct from {{ deduped }}.sheet_name
+        {{ staged }}.sheet_sha256 = {{ deduped }}.sheet_sha256
         and {{ staged }}.row_number = {{ deduped }}.row_number
     )
 {%- endmacro %}

@@ -62,7 +62,7 @@ def scope(*applied: str) -> data.Filters:
 # the text a sender wrote must show as the characters it is. (Emphasis, * and _, is harmless
 # and left alone: rule ids such as visit_unpaired read as they are.)
 _MARKUP = re.compile(r"([\\`\[\]<>!~$|&{}])")
-_LINE_START = re.compile(r"^(\s*)(\d+(?=[.)])|)([#>+\-=.)])")
+_LINE_START = re.compile(r"^(\s*)(\d+(?=[.)])|)([#>+\-=.)])", re.MULTILINE)
 _WORD_JOINER = "\u2060"  # zero-width: breaks :icon:, :colour[...] and http:// autolinks unseen
 
 

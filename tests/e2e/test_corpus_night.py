@@ -26,9 +26,11 @@ import duckdb
 import pytest
 
 from ingest import pii
-from ingest.senders import sender_of
+from ingest.places import load_gazetteer
+from ingest.senders import sender_of, township_names
 from outreach.demo import DEMO_AS_OF, EXPECTED_HEADLINES, write_demo_inbox
 from outreach.feedback import FILE_HINTS, feedback_name
+from outreach.settings import DEFAULT_GAZETTEER
 from outreach.stages import failure_reason
 from tests import corpus
 from tests.corpus import ANY, write_corpus, write_reproducers
@@ -268,13 +270,14 @@ def test_each_unit_receives_its_own_return_list_only(night):
 
     home, _, _ = night
     lists = sorted((home / "reports" / "latest").glob("退回清单_*.xlsx"))
+    townships = township_names(load_gazetteer(DEFAULT_GAZETTEER))
     assert len(lists) > 4
     for path in lists:
         wb = CalamineWorkbook.from_path(str(path))
         for sheet in ("退回行", "退回文件", "无法识别的工作表"):
             rows = wb.get_sheet_by_name(sheet).to_python()
             for listed in {r[0] for r in rows[1:] if r and r[0]}:
-                assert feedback_name(sender_of(listed)) == path.name, (path.name, listed)
+                assert feedback_name(sender_of(listed, townships)) == path.name, (path.name, listed)
     township = (
         CalamineWorkbook.from_path(
             str(home / "reports" / "latest" / "退回清单_townships_毛感乡.xlsx")

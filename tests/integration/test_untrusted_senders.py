@@ -239,3 +239,49 @@ def test_a_number_in_a_column_published_as_written_is_a_row_error(tmp_path):
     assert _loaded_and_refused(summary, tmp_path / "b.duckdb") == {
         "townships/保城镇/困难户.csv": (1, ["pii_in_field"] * 3)
     }
+
+
+def test_a_loop_of_links_is_skipped_and_stops_nothing(tmp_path):
+    """Review: Path.resolve() raised on a loop of links (a zip unpacked with its links), which
+    failed the plan."""
+    township = tmp_path / "inbox" / "townships" / "毛感乡"
+    township.mkdir(parents=True)
+    os.symlink("loop", township / "a.xlsx")
+    os.symlink("a.xlsx", township / "loop")
+    os.symlink("folder2", township / "folder1", target_is_directory=True)
+    os.symlink("folder1", township / "folder2", target_is_directory=True)
+    write_csv(
+        township / "走访.csv", [["走访日期", "干部编号", "户编号"], ["2014-04-02", "C1", "H1"]]
+    )
+    summary = _ingest(tmp_path / "inbox", tmp_path / "b.duckdb")
+    assert [f["file"] for f in summary["file_details"]] == ["townships/毛感乡/走访.csv"]
+    assert {s["path"].rsplit("/", 1)[-1] for s in summary["skipped_paths"]} == {
+        "a.xlsx",
+        "loop",
+        "folder1",
+        "folder2",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("x.xls", '<table><tr><td colspan="²">x</td></tr></table>'),
+        ("y.xls", '<table><tr><td rowspan="' + "9" * 5000 + '">x</td></tr></table>'),
+        (
+            "z.xls",
+            '<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" '
+            'xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet><Table>'
+            '<Row ss:Index="²"><Cell><Data ss:Type="String">x</Data></Cell></Row></Table>'
+            "</Worksheet></Workbook>",
+        ),
+    ],
+)
+def test_a_count_that_is_no_number_is_the_files_problem_not_a_bug(tmp_path, name, data):
+    """Review: '²' passes str.isdigit() and int() refuses it; 5000 digits pass too. That was a
+    parser_error (the night fails in tests); now it is read as no span, or the file is corrupt."""
+    township = tmp_path / "inbox" / "townships" / "毛感乡"
+    township.mkdir(parents=True)
+    (township / name).write_text(data, encoding="utf-8")
+    (details,) = _ingest(tmp_path / "inbox", tmp_path / "b.duckdb")["file_details"]
+    assert (details["problem"] or {}).get("rule_id") in (None, "corrupt")

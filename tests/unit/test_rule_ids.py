@@ -1,5 +1,6 @@
-"""Every quarantine rule the loader can give has a row in the README's table and a hint in the
-return list, and nothing else does: a sender never reads a rule nobody explained."""
+"""The README's table of quarantine rules and the return lists' hints explain the same rules
+(the broken-file, corpus and untrusted-sender tests check that every rule they meet has a hint),
+so a sender never reads a rule nobody explained."""
 
 from __future__ import annotations
 

@@ -22,10 +22,11 @@ townships as (
 ),
 
 staged as (
-    select 'visits' as dataset, provider, source_file, sheet_name, row_number, household_code
+    select
+        'visits' as dataset, provider, source_file, sheet_name, sheet_sha256, row_number, household_code
     from visits
     union all
-    select 'pairings', provider, source_file, sheet_name, row_number, household_code
+    select 'pairings', provider, source_file, sheet_name, sheet_sha256, row_number, household_code
     from pairings
 ),
 
@@ -35,6 +36,7 @@ final as (
         staged.provider,
         staged.source_file,
         staged.sheet_name,
+        staged.sheet_sha256,
         staged.row_number,
         staged.household_code,
         senders.township_name as sender_township_name,
