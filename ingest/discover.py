@@ -19,6 +19,7 @@ import os
 import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 PROVIDERS = ("townships", "joint_branches", "enterprises", "county")
 PROVIDER_NAMES = {
@@ -101,19 +102,24 @@ def open_in_inbox(inbox: Path, rel: str) -> int:
     return fd
 
 
+def open_discovered(file: InboxFile) -> BinaryIO:
+    """The inbox file opened safely (:func:`open_in_inbox`), refused (``replaced``) unless it is
+    the inode that was discovered. The caller closes it."""
+    fh = os.fdopen(open_in_inbox(file.inbox, file.rel), "rb")
+    st = os.fstat(fh.fileno())
+    if (file.device, file.inode) != (0, 0) and (st.st_dev, st.st_ino) != (file.device, file.inode):
+        fh.close()
+        raise NotSafeToRead("replaced", file.rel)
+    return fh
+
+
 def read_file(file: InboxFile, limit: int | None = None) -> tuple[bytes, InboxFile]:
-    """The bytes of an inbox file, opened safely (:func:`open_in_inbox`) and refused unless it
-    is the inode discovered; with the file as now read (a version saved since discovery has
-    another sha256 and size, which its account must carry). At most ``limit`` + 1 bytes are
-    read: a file that grew past the limit is told by its length, never read whole."""
-    fd = open_in_inbox(file.inbox, file.rel)
-    with os.fdopen(fd, "rb") as fh:
+    """The bytes of an inbox file (:func:`open_discovered`), with the file as now read (a
+    version saved since discovery has another sha256 and size, which its account must carry).
+    At most ``limit`` + 1 bytes are read: a file that grew past the limit is told by its
+    length, never read whole."""
+    with open_discovered(file) as fh:
         st = os.fstat(fh.fileno())
-        if (file.device, file.inode) != (0, 0) and (st.st_dev, st.st_ino) != (
-            file.device,
-            file.inode,
-        ):
-            raise NotSafeToRead("replaced", file.rel)
         data = fh.read() if limit is None else fh.read(limit + 1)
     if limit is not None and len(data) > limit:
         return data, file  # refused for its size: its account keeps the version discovered

@@ -31,11 +31,10 @@ from zoneinfo import ZoneInfo
 from ingest import staging
 from ingest.discover import (
     InboxFile,
-    NotSafeToRead,
     SkippedPath,
     describe,
     discover,
-    open_in_inbox,
+    open_discovered,
     printable,
 )
 from ingest.load import CommitGroup, PiiKeyMismatch, RawStore
@@ -71,6 +70,22 @@ class IngestSummary:
             "skipped_paths": [{"path": s.rel, "reason": s.reason} for s in self.skipped_paths],
             "file_details": self.files,
         }
+
+
+def _our_failure(file: InboxFile, exc: Exception, raise_bugs: bool, doing: str) -> FileOutcome:
+    """The loader's own code failed on ``file`` while ``doing``: its parser_error quarantine, or
+    (``raise_bugs``, the tests) the failure itself, naming the file."""
+    if raise_bugs:
+        raise ParserBug(failed(file, exc)) from exc
+    outcome = failed(file, exc)
+    log.error(
+        "the loader failed on %s while %s: %s\n%s",
+        printable(file.rel),
+        doing,
+        outcome.detail,
+        outcome.traceback,
+    )
+    return outcome
 
 
 class _Committer:
@@ -113,15 +128,7 @@ class _Committer:
         except PiiKeyMismatch:
             raise
         except Exception as exc:
-            if self.raise_bugs:
-                raise ParserBug(failed(outcome.file, exc)) from exc
-            outcome = failed(outcome.file, exc)
-            log.error(
-                "the loader failed on %s: %s\n%s",
-                printable(outcome.file.rel),
-                outcome.detail,
-                outcome.traceback,
-            )
+            outcome = _our_failure(outcome.file, exc, self.raise_bugs, "staging it in DuckDB")
             self._stage(outcome)
         self.waiting.append(outcome)
         if self.store.group_due():
@@ -220,14 +227,7 @@ def _keep_copy(file: InboxFile, target_root: Path) -> None:
     try:
         target_root.mkdir(parents=True, exist_ok=True, mode=0o700)
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        source = open_in_inbox(file.inbox, file.rel)
-        with os.fdopen(source, "rb") as src:
-            st = os.fstat(src.fileno())
-            if (file.device, file.inode) != (0, 0) and (st.st_dev, st.st_ino) != (
-                file.device,
-                file.inode,
-            ):
-                raise NotSafeToRead("replaced", file.rel)
+        with open_discovered(file) as src:
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
             with os.fdopen(os.open(target, flags, 0o600), "wb") as dst:
                 os.fchmod(dst.fileno(), 0o600)
@@ -366,14 +366,8 @@ def parse_batch(
             try:
                 staging.write_outcome(folder, index, outcome, registry)
             except Exception as exc:  # a value the stager cannot type: that file, not the batch
-                if sandbox.limits.raise_bugs:
-                    raise ParserBug(failed(outcome.file, exc)) from exc
-                outcome = failed(outcome.file, exc)
-                log.error(
-                    "staging failed for %s: %s\n%s",
-                    printable(outcome.file.rel),
-                    outcome.detail,
-                    outcome.traceback,
+                outcome = _our_failure(
+                    outcome.file, exc, sandbox.limits.raise_bugs, "writing its parse result"
                 )
                 staging.write_outcome(folder, index, outcome, registry)
             statuses[outcome.status] = statuses.get(outcome.status, 0) + 1

@@ -188,17 +188,24 @@ def _mutations(name: str, data: bytes, rng: random.Random) -> dict[str, bytes]:
     return out
 
 
-def write_corpus(inbox: Path, seed: int = SEED) -> dict[str, str]:
-    """Write the corpus beside the demo inbox (which it reads its rows from); see the module."""
-    rng = random.Random(seed)
-    visits = demo_visits(inbox)
-    expected: dict[str, str] = {}
+def _writer(inbox: Path, expected: dict[str, str]):
+    """``put(rel, data, outcome)``: write a file of the corpus and what it must give."""
 
     def put(rel: str, data: bytes, outcome: str) -> None:
         path = inbox / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         expected[rel] = outcome
+
+    return put
+
+
+def write_corpus(inbox: Path, seed: int = SEED) -> dict[str, str]:
+    """Write the corpus beside the demo inbox (which it reads its rows from); see the module."""
+    rng = random.Random(seed)
+    visits = demo_visits(inbox)
+    expected: dict[str, str] = {}
+    put = _writer(inbox, expected)
 
     for name, data in format_files(visits).items():
         put(f"townships/毛感乡/corpus/formats/走访_{name}", data, f"loaded:{len(visits) - 1}")
@@ -260,12 +267,7 @@ def write_reproducers(inbox: Path) -> tuple[dict[str, str], list[tuple[str, str,
     visits = list(csv.reader(io.StringIO((inbox / VISITS).read_bytes().decode("utf-8-sig"))))
     header, rows = visits[0], visits[4:9]
     expected: dict[str, str] = {}
-
-    def put(rel: str, data: bytes, outcome: str) -> None:
-        path = inbox / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        expected[rel] = outcome
+    put = _writer(inbox, expected)
 
     # row 2: a phone number in a file's name
     put(PHONE_NAME, text_table_bytes([header, *rows[:2]]), "loaded:2")
