@@ -61,9 +61,9 @@ def child_ingest(inbox: Path, db: Path) -> None:
     from zoneinfo import ZoneInfo
 
     from ingest.pipeline import run_ingest
-    from outreach.settings import DEFAULT_GAZETTEER
+    from outreach.settings import DEFAULT_GAZETTEER, DEFAULT_TIMEZONE
 
-    tz = ZoneInfo("Asia/Shanghai")
+    tz = ZoneInfo(DEFAULT_TIMEZONE)
     t0 = time.perf_counter()
     full = run_ingest(inbox, db, DEFAULT_GAZETTEER, PII_KEY, "bench-full", tz)
     t1 = time.perf_counter()
@@ -271,9 +271,9 @@ def profile_ingest(top: int = 15) -> None:
     from ingest.places import load_gazetteer
     from ingest.registry import load_registry
     from outreach.demo import write_demo_inbox
-    from outreach.settings import DEFAULT_GAZETTEER
+    from outreach.settings import DEFAULT_GAZETTEER, DEFAULT_TIMEZONE
 
-    tz = ZoneInfo("Asia/Shanghai")
+    tz = ZoneInfo(DEFAULT_TIMEZONE)
     registry, gazetteer = load_registry(), load_gazetteer(DEFAULT_GAZETTEER)
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
         inbox = Path(tmp) / "inbox"

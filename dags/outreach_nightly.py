@@ -73,8 +73,10 @@ from outreach.airflow_env import WRITER_POOL
 from outreach.alerts import nightly_deadline, on_failure
 from outreach.dbt_airflow import build_task_group
 from outreach.operators import ClaimWarehouse
+from outreach.settings import NIGHT_STARTS_AT, PROGRAMME_START, load_settings
 
-TZ = "Asia/Shanghai"
+# the county's clock (OUTREACH_TIMEZONE), and the programme's facts from outreach.settings
+TZ = load_settings().timezone
 # parse tasks of one run at a time (each runs its own sandboxed worker processes)
 MAX_PARSE_TASKS = 4
 # Every task is bounded (a hung task must not hold the build file until morning); what a file
@@ -111,11 +113,14 @@ def _ctx(run: dict):
 
 @dag(
     dag_id="outreach_nightly",
-    schedule=CronDataIntervalTimetable("0 2 * * *", timezone=TZ),
-    # the programme's first day (airflow_env.PROGRAMME_START): a run for any as-of date since
-    # then has tasks (Airflow creates none before the start_date); catchup=False, so nothing runs
-    # by itself for the past
-    start_date=pendulum.datetime(2012, 1, 1, tz=TZ),
+    schedule=CronDataIntervalTimetable(
+        f"{NIGHT_STARTS_AT.minute} {NIGHT_STARTS_AT.hour} * * *", timezone=TZ
+    ),
+    # the programme's first day: a run for any as-of date since then has tasks (Airflow creates
+    # none before the start_date); catchup=False, so nothing runs by itself for the past
+    start_date=pendulum.datetime(
+        PROGRAMME_START.year, PROGRAMME_START.month, PROGRAMME_START.day, tz=TZ
+    ),
     catchup=False,
     max_active_runs=1,
     default_args={

@@ -12,6 +12,8 @@ import datetime as dt
 
 import great_expectations as gx
 
+from outreach.settings import PROGRAMME_START
+
 E = gx.expectations
 
 HEADLINE_METRICS = (
@@ -33,7 +35,7 @@ HEADLINE_METRICS = (
     "quarterly_visit_rate",
 )
 
-EARLIEST = dt.date(2012, 1, 1)  # GX compares DuckDB DATE columns with date objects only
+EARLIEST = PROGRAMME_START  # GX compares DuckDB DATE columns with date objects only
 
 
 def _err(**meta) -> dict:

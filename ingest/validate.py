@@ -21,11 +21,12 @@ from ingest.places import Gazetteer, canonical_village
 from ingest.read import Sheet
 from ingest.registry import ColumnSpec, DatasetSpec
 from ingest.text import cell_text, compact
+from outreach.settings import PROGRAMME_START
 
 if TYPE_CHECKING:  # the workers never import pyarrow: only staged accounts hold Arrow arrays
     import pyarrow as pa
 
-EARLIEST_DATE = dt.date(2012, 1, 1)
+EARLIEST_DATE = PROGRAMME_START
 DITTO = "同上"
 _TOTAL_MARKS = ("合计", "小计", "总计", "累计")
 # Footers, and the 填写说明 notes row under the header of our own templates (outreach templates).
@@ -195,7 +196,7 @@ def validate_sheet_reference(
                         name,
                         n.Problem(
                             "date_out_of_range",
-                            f"“{spec.header}”{value.isoformat()} 不在 2012-01-01 至报送日 {arrived_on.isoformat()} 之间",
+                            f"“{spec.header}”{value.isoformat()} 不在 {EARLIEST_DATE.isoformat()} 至报送日 {arrived_on.isoformat()} 之间",
                         ),
                     )
                 )
@@ -349,7 +350,7 @@ def _column_outcomes(
             if is_date and value is not None and not (EARLIEST_DATE <= value <= arrived_on):
                 late[i] = n.Problem(
                     "date_out_of_range",
-                    f"“{spec.header}”{value.isoformat()} 不在 2012-01-01 至报送日 {arrived_on.isoformat()} 之间",
+                    f"“{spec.header}”{value.isoformat()} 不在 {EARLIEST_DATE.isoformat()} 至报送日 {arrived_on.isoformat()} 之间",
                 )
     return values, problems, late
 

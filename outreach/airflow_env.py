@@ -14,15 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from outreach.settings import DAGS_DIR, Settings
+from outreach.settings import DAGS_DIR, NIGHT_STARTS_AT, Settings
 
 DAG_FILE = DAGS_DIR / "outreach_nightly.py"
 # The pool whose single slot every DuckDB-writing task of the DAG takes.
 WRITER_POOL = "duckdb_writer"
-# The first day the warehouse can report on: the programme's start (dbt's var programme_start)
-# and the DAG's start_date. Airflow creates no task for a logical date before the start_date:
-# such a run "succeeds" having done nothing, so `outreach run` refuses the date instead.
-PROGRAMME_START = dt.date(2012, 1, 1)
 
 
 def embedded_environment(settings: Settings) -> dict[str, str]:
@@ -94,8 +90,9 @@ def load_dag():
 
 
 def logical_date_for(as_of: dt.date, settings: Settings) -> dt.datetime:
-    """The logical date of the nightly run that reports on ``as_of``: 02:00 that day, county time."""
-    return dt.datetime.combine(as_of, dt.time(2, 0), tzinfo=settings.tz)
+    """The logical date of the nightly run that reports on ``as_of``: the night's start (02:00)
+    that day, county time."""
+    return dt.datetime.combine(as_of, NIGHT_STARTS_AT, tzinfo=settings.tz)
 
 
 def run_once(settings: Settings, as_of: dt.date, rebuild: bool = False) -> str:

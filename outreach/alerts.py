@@ -34,13 +34,15 @@ from zoneinfo import ZoneInfo
 
 from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
+from outreach.settings import NIGHT_DEADLINE, NIGHT_STARTS_AT, load_settings
+
 log = logging.getLogger("outreach.alerts")
 
 SMTP_CONN_ID = "smtp_default"
 DAG_ID = "outreach_nightly"
-TZ = ZoneInfo("Asia/Shanghai")
-SCHEDULED_AT = dt.time(2, 0)  # the DAG's cron, Asia/Shanghai
-DEADLINE_AT = dt.time(6, 0)  # the night's run must have finished by then
+# the DAG's cron and the time the night's run must have finished by, on the county's clock
+SCHEDULED_AT = NIGHT_STARTS_AT
+DEADLINE_AT = NIGHT_DEADLINE
 DEFAULT_FROM = "outreach-warehouse@localhost"
 
 # One line per blocking rule, as outreach.stages.check writes it: "<rule_id> (<n> 处): ...".
@@ -150,13 +152,18 @@ def _as_datetime(value: Any) -> dt.datetime | None:
     return None
 
 
+def _county_tz() -> ZoneInfo:
+    """The county's time zone (OUTREACH_TIMEZONE), the one the schedule runs on."""
+    return load_settings().tz
+
+
 def _local(value: Any) -> str:
     moment = _as_datetime(value)
     if moment is None:
         return "?"
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(TZ).strftime("%Y-%m-%d %H:%M %Z (UTC%z)")
+    return moment.astimezone(_county_tz()).strftime("%Y-%m-%d %H:%M %Z (UTC%z)")
 
 
 def _as_of(conf: Any, logical_date: Any, prepared: dict | None) -> str:
@@ -169,7 +176,7 @@ def _as_of(conf: Any, logical_date: Any, prepared: dict | None) -> str:
     if moment is not None:
         from outreach.context import as_of_for_logical_date
 
-        return as_of_for_logical_date(moment, TZ).isoformat()
+        return as_of_for_logical_date(moment, _county_tz()).isoformat()
     return "?"
 
 
@@ -316,7 +323,8 @@ def _deadline_interval() -> dt.timedelta:
 
     The timetable is a data interval from 02:00 to 02:00: the run for logical date D 02:00 starts
     at D+1 02:00 and must be done by D+1 06:00, i.e. one day and four hours after its logical
-    date. Asia/Shanghai has no daylight saving time, so this is always 06:00 on the wall clock.
+    date. The county's zone (Asia/Shanghai) has no daylight saving time, so this is always 06:00
+    on the wall clock.
     """
     day = dt.date(2000, 1, 1)
     return dt.timedelta(days=1) + (
@@ -325,7 +333,7 @@ def _deadline_interval() -> dt.timedelta:
 
 
 def nightly_deadline() -> DeadlineAlert:
-    """``DeadlineAlert``: the run must finish by 06:00 Asia/Shanghai on the night it runs.
+    """``DeadlineAlert``: the run must finish by 06:00 county time on the night it runs.
 
     Measured from the DAG run's logical date (+28 h), not from when it was queued: a run that
     starts late (the scheduler was down, or last night's run still held ``max_active_runs=1``)
@@ -340,7 +348,7 @@ def nightly_deadline() -> DeadlineAlert:
         # Async: it runs in the triggerer, which every executor supports, and the mail goes out
         # through the hook's aiosmtplib client without blocking the triggerer's loop.
         callback=AsyncCallback(deadline_missed),
-        name="finish by 06:00 Asia/Shanghai",
+        name=f"finish by {DEADLINE_AT:%H:%M} county time",
     )
 
 

@@ -14,7 +14,6 @@ programme and never block. Any failed check of severity ``error`` stops publishi
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -221,29 +220,41 @@ def run_checks(
     return CheckReport(checks=checks, obligations=obligations)
 
 
-def record_checks(build_db: Path, report: CheckReport, as_of: dt.date) -> None:
-    """Add the failed checks that dbt did not write itself to ``marts.dq_results``."""
+CHECKS_DDL = (
+    "create or replace table marts.dq_checks (as_of date, run_id varchar, rule_id varchar, "
+    "severity varchar, source varchar, failures integer, detail varchar, sample varchar[])"
+)
+
+
+def record_checks(build_db: Path, report: CheckReport, as_of: dt.date, run_id: str) -> None:
+    """``marts.dq_checks``: every check of the gate that is not a row of ``marts.dq_results``
+    (dbt's data and unit tests, the GX expectations, the Python checks), passed or failed, with
+    its severity, failures, what it found and a sample (masked again: nothing the scan
+    has not read may hold a number). ``dq_results`` is dbt's, one row
+    per offending record; these are one row per check, so they have a table of their own whose
+    columns mean what their names say. Replaced by each check stage: the history of counts is
+    ``dq_history``."""
     rows = [
         (
+            as_of,
+            run_id,
             c.rule_id,
             c.severity,
-            c.detail[:200],
-            None,
-            json.dumps(c.sample, ensure_ascii=False),
-            as_of,
+            c.source,
+            c.failures,
+            pii.mask_text(c.detail),
+            [pii.mask_text(str(x)) for x in c.sample],
         )
         for c in report.checks
-        if c.failed and c.source != "dbt_results"
+        if c.source != "dbt_results"
     ]
-    if not rows:
-        return
     con = duckdb.connect(str(build_db))
     try:
-        con.executemany(
-            "insert into marts.dq_results (rule_id, severity, entity, period, detail, as_of) "
-            "values (?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        con.execute("begin")
+        con.execute(CHECKS_DDL)
+        if rows:
+            con.executemany("insert into marts.dq_checks values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        con.execute("commit")
         con.execute("checkpoint")
     finally:
         con.close()

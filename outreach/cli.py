@@ -18,7 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
-from outreach.settings import SettingsError, load_settings, parse_date
+from outreach.settings import PROGRAMME_START, SettingsError, load_settings, parse_date
 
 
 def _cmd_demo(args) -> int:
@@ -104,10 +104,10 @@ def _cmd_run(args) -> int:
         as_of = parse_date(marker.read_text(), str(marker))  # the demo reports on its own as-of
     else:
         as_of = settings.resolve_as_of()
-    if as_of < airflow_env.PROGRAMME_START:
+    if as_of < PROGRAMME_START:
         print(
             f"outreach: as-of {as_of} is before the programme's start "
-            f"({airflow_env.PROGRAMME_START}): there is nothing to report on",
+            f"({PROGRAMME_START}): there is nothing to report on",
             file=sys.stderr,
         )
         return 2

@@ -74,12 +74,8 @@ def set_run_time_config(context: Any, operator: Any, *, run_task_id: str) -> Non
 
     settings = load_settings()
     ctx = _run_context(context, run_task_id)
-    operator.vars = {**(operator.vars or {}), "as_of": ctx.as_of.isoformat()}
-    operator.env = {
-        **(operator.env or {}),
-        "OUTREACH_BUILD_DB": str(settings.build_db),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    operator.vars = {**(operator.vars or {}), **dbt_runner.dbt_vars(ctx.as_of)}
+    operator.env = {**(operator.env or {}), **dbt_runner.dbt_env(settings.build_db)}
     # when this dbt command started, for the build stage's time (record_results)
     operator.outreach_dbt_started = time.monotonic()
 

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from outreach.settings import DBT_PROJECT_DIR, Settings
+from outreach.settings import DBT_PROJECT_DIR, PROGRAMME_START, Settings
 
 # Where ``outreach dbt-manifest`` writes the manifest the DAG is rendered from (gitignored, and
 # built into the image by the Dockerfile).
@@ -42,14 +42,26 @@ class DbtError(RuntimeError):
     """dbt could not build the warehouse (a model failed to compile or run)."""
 
 
-def _invoke(args: list[str], settings: Settings, as_of: dt.date) -> list[DbtNodeResult]:
-    """Run dbt in a child process: it releases the build file when it exits (dbt-duckdb keeps
-    its connection open for the life of the process) and keeps dbt's global state out of ours."""
-    target = settings.home / "dbt" / "target"
-    logs = settings.home / "dbt" / "logs"
-    run_results = target / "run_results.json"
-    run_results.unlink(missing_ok=True)
-    command = [
+def dbt_vars(as_of: dt.date | str | None = None) -> dict[str, str]:
+    """The project's vars for one dbt command: the programme's start (from outreach.settings,
+    never dbt_project.yml's default alone) and the as-of date when there is one."""
+    out = {"programme_start": PROGRAMME_START.isoformat()}
+    if as_of is not None:
+        out["as_of"] = as_of if isinstance(as_of, str) else as_of.isoformat()
+    return out
+
+
+def dbt_env(build_db: Path) -> dict[str, str]:
+    """What every dbt command needs in its environment besides ours: the database profiles.yml
+    opens, and no usage tracking."""
+    return {"OUTREACH_BUILD_DB": str(build_db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+
+
+def dbt_command(
+    args: list[str], target: Path, logs: Path, as_of: dt.date | str | None = None
+) -> list[str]:
+    """The command line of one dbt invocation on the project, in this environment's dbt."""
+    return [
         str(Path(sys.executable).with_name("dbt")),
         *args,
         "--project-dir",
@@ -61,14 +73,30 @@ def _invoke(args: list[str], settings: Settings, as_of: dt.date) -> list[DbtNode
         "--log-path",
         str(logs),
         "--vars",
-        json.dumps({"as_of": as_of.isoformat()}),
+        json.dumps(dbt_vars(as_of)),
     ]
-    env = {
-        **os.environ,
-        "OUTREACH_BUILD_DB": str(settings.build_db),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    proc = subprocess.run(command, env=env, capture_output=True, text=True)
+
+
+def run_dbt(
+    args: list[str], build_db: Path, target: Path, logs: Path, as_of: dt.date | str | None = None
+) -> subprocess.CompletedProcess:
+    """One dbt command in a child process, output captured."""
+    return subprocess.run(
+        dbt_command(args, target, logs, as_of),
+        env={**os.environ, **dbt_env(build_db)},
+        capture_output=True,
+        text=True,
+    )
+
+
+def _invoke(args: list[str], settings: Settings, as_of: dt.date) -> list[DbtNodeResult]:
+    """Run dbt in a child process: it releases the build file when it exits (dbt-duckdb keeps
+    its connection open for the life of the process) and keeps dbt's global state out of ours."""
+    target = settings.home / "dbt" / "target"
+    logs = settings.home / "dbt" / "logs"
+    run_results = target / "run_results.json"
+    run_results.unlink(missing_ok=True)
+    proc = run_dbt(args, settings.build_db, target, logs, as_of)
     if not run_results.exists():
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise DbtError(
@@ -166,25 +194,8 @@ def build_manifest(settings: Settings, manifest: Path | None = None) -> Path:
     work = manifest.parent / f".parse-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    command = [
-        str(Path(sys.executable).with_name("dbt")),
-        "parse",
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(work),
-        "--log-path",
-        str(work),
-    ]
-    env = {
-        **os.environ,
-        "OUTREACH_BUILD_DB": str(settings.build_db),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
     try:
-        proc = subprocess.run(command, env=env, capture_output=True, text=True)
+        proc = run_dbt(["parse"], settings.build_db, work, work)
         if proc.returncode != 0 or not (work / "manifest.json").is_file():
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
             raise DbtError(f"dbt parse failed (exit {proc.returncode}):\n{tail}")

@@ -22,7 +22,7 @@ the night may need:
   when dbt is done.
 
 The catalog therefore covers what analysts read: every mart and the two tables the pipeline
-writes (``dq_history``, ``publication``). Staging and intermediate models (views of the build
+writes (``dq_history``, ``dq_checks``, ``publication``). Staging and intermediate models (views of the build
 file) and the ``raw`` sources appear in the lineage graph with their descriptions, without
 column types. No personal data is in the site: the published file holds none, and the catalog
 holds names and types, not rows.
@@ -38,16 +38,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from outreach import dbt_runner
 from outreach.marts_cn import BILINGUAL_PATTERN
 from outreach.publish import publication_info
-from outreach.settings import DBT_PROJECT_DIR, Settings
+from outreach.settings import Settings
 
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")
 # The name of the private copy: dbt-duckdb names the database after the file's stem.
@@ -130,28 +129,10 @@ def build_docs(settings: Settings, output: Path | None = None) -> DocsSite:
 
 
 def _generate(db: Path, target: Path, as_of: str) -> None:
-    command = [
-        str(Path(sys.executable).with_name("dbt")),
-        "docs",
-        "generate",
-        "--static",
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(target),
-        "--log-path",
-        str(target.parent / "logs"),
-        "--vars",
-        json.dumps({"as_of": as_of}),  # compiled SQL in the site shows the file's as-of date
-    ]
-    env = {
-        **os.environ,
-        "OUTREACH_BUILD_DB": str(db),  # profiles.yml: the database dbt opens is the copy
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    proc = subprocess.run(command, env=env, capture_output=True, text=True)
+    # the database dbt opens is the copy; compiled SQL in the site shows the file's as-of date
+    proc = dbt_runner.run_dbt(
+        ["docs", "generate", "--static"], db, target, target.parent / "logs", as_of
+    )
     if proc.returncode != 0 or not (target / "static_index.html").is_file():
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise DocsError(f"dbt docs generate failed (exit {proc.returncode}):\n{tail}")

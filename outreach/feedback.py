@@ -27,6 +27,7 @@ from ingest.discover import PROVIDER_NAMES
 from ingest.pii import mask_text
 from ingest.registry import DatasetSpec, load_registry, match_header_cell
 from ingest.senders import Sender, sender_of
+from outreach.settings import PROGRAMME_START
 
 UNKNOWN_PROVIDER_FILE = "unknown"
 
@@ -56,7 +57,7 @@ def _value_text(value: object) -> str:
 ROW_HINTS = {
     "required_missing": "请补填该必填项（模板中表头带 * 的列）后重新报送。",
     "bad_date": "日期请写成 2013-04-02（或 2013年4月2日），并确认该日期真实存在（如没有2月30日）。",
-    "date_out_of_range": "请核对日期：应在 2012-01-01 之后，且不晚于报送当天；如是笔误请更正。",
+    "date_out_of_range": f"请核对日期：应在 {PROGRAMME_START.isoformat()} 之后，且不晚于报送当天；如是笔误请更正。",
     "bad_money": "金额请只填数字，单位为元，如 5000；以万元计可写 0.5万元；不要夹带文字说明。",
     "bad_number": "请只填数字（人数、户数、条数为整数），不要夹带文字或单位。",
     "bad_bool": "请填“是”或“否”。",

@@ -1,7 +1,7 @@
 """Chinese names for the published marts: schema ``marts_cn``, one view per mart.
 
 The labels live beside the models' descriptions, in ``dbt_project/models/marts/*.yml``: every
-model (and every table of the ``pipeline`` source: ``dq_history``, ``publication``) has
+model (and every table of the ``pipeline`` source: ``dq_history``, ``dq_checks``, ``publication``) has
 ``meta: {cn: 帮扶走访}`` and each of its columns ``meta: {cn: 走访日期}``. They are read here with
 yaml at publish time; dbt is not run.
 

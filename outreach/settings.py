@@ -40,6 +40,17 @@ DEFAULT_GAZETTEER = PROJECT_ROOT / "config" / "gazetteer.yml"
 DUCKDB_MEMORY_LIMIT = "1GB"
 
 
+# The programme's facts, written once. The first day of the programme: the quarter spine of the
+# warehouse (dbt var programme_start, passed by outreach.dbt_runner.dbt_vars), the earliest date a
+# spreadsheet may hold (ingest.validate), the expectations' date range and the DAG's start_date.
+PROGRAMME_START = dt.date(2012, 1, 1)
+# The county's time zone when OUTREACH_TIMEZONE is not set; Settings.timezone is the one in use.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+# When the nightly run starts (the DAG's cron) and by when it must finish (the alert's deadline),
+# on the county's clock.
+NIGHT_STARTS_AT = dt.time(2, 0)
+NIGHT_DEADLINE = dt.time(6, 0)
+
 PARSER_BUG_POLICIES = ("quarantine", "raise")
 
 
@@ -178,7 +189,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     inbox = Path(env.get("OUTREACH_INBOX") or home / "inbox").expanduser().resolve()
     as_of_raw = env.get("OUTREACH_AS_OF")
     as_of = parse_date(as_of_raw, "OUTREACH_AS_OF") if as_of_raw else None
-    tz = env.get("OUTREACH_TIMEZONE") or "Asia/Shanghai"
+    tz = env.get("OUTREACH_TIMEZONE") or DEFAULT_TIMEZONE
     try:
         ZoneInfo(tz)
     except Exception as exc:  # ZoneInfoNotFoundError or ValueError for odd names

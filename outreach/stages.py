@@ -363,7 +363,7 @@ def record_python_checks(settings: Settings, ctx: RunContext, report) -> None:
     """The checks' findings and this as-of date's history rows, into the build file."""
     from outreach.checks import record_checks, record_history
 
-    record_checks(settings.build_db, report, ctx.as_of)
+    record_checks(settings.build_db, report, ctx.as_of, ctx.run_id)
     record_history(settings.build_db, report, ctx.as_of, ctx.run_id)
 
 

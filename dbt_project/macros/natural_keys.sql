@@ -1,4 +1,4 @@
-{#- The natural key of every dataset, as staged column names. Mirrors `natural_key` in
+{#- The natural key of every dataset, as staged column names: `natural_key` of
     ingest/registry.yml (staging renames township -> township_name, village -> village_name,
     joint_branch -> joint_branch_name, enterprise -> enterprise_name). Used by dedupe, by the
     merged-duplicates listing and by the facts' surrogate keys, so the three always agree. -#}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from outreach.dashboard import data, ui
+from outreach.settings import DEFAULT_TIMEZONE
 
 st.set_page_config(page_title="联系服务群众工作看板", page_icon="📊", layout="wide")
 
@@ -62,7 +63,7 @@ with st.sidebar:
     )
 
 published = stamp["published_at"].astimezone(settings.tz)
-zone = "北京时间" if settings.timezone == "Asia/Shanghai" else settings.timezone
+zone = "北京时间" if settings.timezone == DEFAULT_TIMEZONE else settings.timezone
 st.markdown(
     f"**{county}** · 数据截至 **{stamp['as_of']:%Y-%m-%d}** · "
     f"数据最近发布 **{published:%Y-%m-%d %H:%M}**（{zone}）",

@@ -170,7 +170,9 @@ def arrival_time(f) -> dt.datetime:
     import random
     from zoneinfo import ZoneInfo
 
-    tz = ZoneInfo("Asia/Shanghai")
+    from outreach.settings import DEFAULT_TIMEZONE
+
+    tz = ZoneInfo(DEFAULT_TIMEZONE)  # the demo county's clock
     latest = max(
         (
             v

@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from ..settings import PROGRAMME_START
 from . import names as N
 from .ids import credit_code, mobile, resident_id
 from .periods import (
@@ -27,7 +28,6 @@ from .periods import (
 )
 
 DEMO_AS_OF = dt.date(2014, 6, 30)
-PROGRAMME_START = dt.date(2012, 1, 1)
 DEFAULT_SEED = 20140630
 
 TARGETS: dict[str, int | Decimal] = {

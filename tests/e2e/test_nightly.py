@@ -290,6 +290,33 @@ def test_dq_history_keeps_one_set_of_rows_per_as_of_date(demo_home):
     assert findings["dq_missing_quarterly_visits"] == len(PLANTED["missed_quarterly_visits"])
 
 
+def test_the_gates_checks_have_their_own_table_and_dq_results_stays_dbts(demo_home):
+    """Every check of the gate that is not a dq_results rule (dbt tests, expectations, Python
+    checks) is one row of ``marts.dq_checks`` with its outcome as check.json gives it; the
+    per-record ``dq_results`` holds dbt's rules only, its columns as dbt wrote them."""
+    home, _ = demo_home
+    con = _published(home)
+    check = json.loads((home / "reports" / "latest" / "check.json").read_text(encoding="utf-8"))
+    expected = sorted(
+        (c["rule_id"], c["severity"], c["source"], c["failures"])
+        for c in check["checks"]
+        if c["source"] != "dbt_results"
+    )
+    got = con.execute(
+        "select rule_id, severity, source, failures from marts.dq_checks order by all"
+    ).fetchall()
+    assert sorted(got) == expected
+    assert {r[2] for r in got} == {"dbt_test", "gx", "python"}
+    run_id, as_of = con.execute("select run_id, as_of from marts.publication").fetchone()
+    assert con.execute("select distinct run_id, as_of from marts.dq_checks").fetchall() == [
+        (run_id, as_of)
+    ]
+    dbt_rules = {c["rule_id"] for c in check["checks"] if c["source"] == "dbt_results"}
+    rows = con.execute("select distinct rule_id from marts.dq_results").fetchall()
+    assert {r for (r,) in rows} == dbt_rules
+    assert not any(r.startswith(("dbt:", "gx", "pii_", "mart_")) for r in dbt_rules)
+
+
 def test_the_demo_inbox_is_the_same_bytes_every_time(demo_home, tmp_path):
     from outreach.demo import write_demo_inbox
 

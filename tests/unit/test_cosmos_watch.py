@@ -129,8 +129,8 @@ def test_every_as_of_date_since_the_programme_start_gets_tasks():
     backfill of 2013): the DAG starts on the programme's first day, the dbt var's too."""
     import yaml
 
-    from outreach.airflow_env import PROGRAMME_START, logical_date_for
-    from outreach.settings import DBT_PROJECT_DIR, load_settings
+    from outreach.airflow_env import logical_date_for
+    from outreach.settings import DBT_PROJECT_DIR, PROGRAMME_START, load_settings
 
     dag = load_dag()
     assert logical_date_for(PROGRAMME_START, load_settings()) >= dag.start_date

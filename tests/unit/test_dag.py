@@ -133,7 +133,7 @@ def test_as_of_and_the_build_file_are_set_when_dbt_starts_not_when_the_dag_is_pa
     )
     operator = SimpleNamespace(vars=None, env=None)
     dbt_airflow.set_run_time_config({"ti": ti}, operator, run_task_id="prepare")
-    assert operator.vars == {"as_of": "2014-06-30"}
+    assert operator.vars == {"as_of": "2014-06-30", "programme_start": "2012-01-01"}
     assert operator.env["OUTREACH_BUILD_DB"] == str(load_settings().build_db)
 
 

@@ -1,7 +1,10 @@
 """Gazetteer matching, village canonical names, settings and the as-of date of a nightly run."""
 
 import datetime as dt
+import json
+import re
 import stat
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -86,3 +89,41 @@ def test_dbt_profile_holds_the_pipelines_duckdb_memory_limit():
     profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
     dev = profile["outreach"]["outputs"]["dev"]
     assert dev["settings"]["memory_limit"] == DUCKDB_MEMORY_LIMIT
+
+
+# The programme's facts are written once, in outreach/settings.py: a literal of the start date
+# or of the county's time zone anywhere else in the code would be a second home that can drift.
+_FACT_LITERALS = re.compile(
+    r"""["']2012-01-01["']|\(2012,\s*1,\s*1\)|["']Asia/Shanghai["']|["']0 2 \* \* \*["']"""
+)
+
+
+def test_the_start_date_time_zone_and_schedule_have_one_home():
+    from outreach.settings import PROJECT_ROOT
+
+    found = []
+    for folder in ("outreach", "ingest", "expectations", "dags", "bench"):
+        for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
+            if path.name == "settings.py" and path.parent.name == "outreach":
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if _FACT_LITERALS.search(line):
+                    found.append(f"{path.relative_to(PROJECT_ROOT)}:{number}: {line.strip()}")
+    assert found == []
+
+
+def test_dbt_and_the_dag_take_the_facts_from_settings():
+    import yaml
+
+    from outreach import dbt_runner
+    from outreach.settings import DBT_PROJECT_DIR, PROGRAMME_START
+
+    # dbt_project.yml keeps a default for a hand-run dbt; the pipeline always passes the var
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    assert project["vars"]["programme_start"] == PROGRAMME_START.isoformat()
+    assert dbt_runner.dbt_vars(dt.date(2014, 6, 30)) == {
+        "programme_start": PROGRAMME_START.isoformat(),
+        "as_of": "2014-06-30",
+    }
+    command = dbt_runner.dbt_command(["run"], Path("t"), Path("l"), "2014-06-30")
+    assert json.loads(command[command.index("--vars") + 1])["programme_start"] == "2012-01-01"
