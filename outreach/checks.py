@@ -22,12 +22,9 @@ import duckdb
 from ingest import pii
 from outreach.dbt_runner import DbtNodeResult
 
-# An ID or a mobile number in any spelling (ingest.pii owns the patterns, and the dbt macro
-# scrub_pii masks exactly what they find): the scan reads every text column of the build with
-# PII_PATTERN, both in one pass.
-ID_PATTERN = pii.ID_IN_TEXT
-MOBILE_PATTERN = pii.MOBILE_IN_TEXT
-PII_PATTERN = pii.PII_IN_TEXT
+# An ID or a mobile number in any spelling: ingest.pii owns the patterns (the dbt macro
+# scrub_pii masks exactly what they find), and the scan reads every text column of the build
+# with pii.PII_IN_TEXT, both in one pass.
 
 # Tables the publish step adds to the published file; the build never has them.
 PUBLISH_ONLY_TABLES = frozenset({"publication"})
@@ -88,7 +85,7 @@ def mart_tables(con: duckdb.DuckDBPyConnection, schema: str = "marts") -> list[s
 def scan_personal_data(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> list[Check]:
     """Every VARCHAR column of every table and view in ``schemas``, searched for ID and mobile
     patterns: one query per relation over its text columns joined by a non-digit separator, one
-    regular expression for both (``PII_PATTERN``)."""
+    regular expression for both (``pii.PII_IN_TEXT``)."""
     columns: dict[tuple[str, str], list[str]] = {}
     for schema, table, column in con.execute(
         "select table_schema, table_name, column_name from information_schema.columns "
@@ -105,7 +102,7 @@ def scan_personal_data(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...])
         count, sample = con.execute(
             f'select count(*), list({text})[1:3] from "{schema}"."{table}" '
             f"where regexp_matches({text}, ?)",
-            [PII_PATTERN],
+            [pii.PII_IN_TEXT],
         ).fetchone()
         if count:
             masked = [str(s)[:12] + "…" for s in (sample or [])]

@@ -48,7 +48,6 @@ from outreach.marts_cn import BILINGUAL_PATTERN
 from outreach.publish import publication_info
 from outreach.settings import Settings
 
-SITE_FILES = ("index.html", "manifest.json", "catalog.json")
 # The name of the private copy: dbt-duckdb names the database after the file's stem.
 CATALOG_DB_NAME = "outreach.duckdb"
 PACKAGE = "outreach"

@@ -26,7 +26,6 @@ No personal data: the report holds counts, sums and names of places, units and r
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -41,12 +40,11 @@ from outreach.followup import quarter_label
 from outreach.publish import history_path, publication_info
 from outreach.report import HEADLINE_LABELS, OBLIGATION_LABELS
 from outreach.settings import Settings
-from outreach.xlsx_style import HEADER
+from outreach.xlsx_style import HEADER, safe_workbook
 
 UNKNOWN_TOWNSHIP = "县级（未落到乡镇）"
 WAN = Decimal(10000)  # 万元: money stays Decimal to the fen until it is written
 ZERO = Decimal(0)
-SEVERITY_NAMES = {"error": "错误", "warning": "警告", "finding": "履职提醒"}
 SEVERITY_MEANINGS = {
     "error": "错误（阻止发布）",
     "warning": "警告（报送数据问题）",
@@ -854,15 +852,7 @@ def _width(value: Any) -> int:
 
 def write_workbook(report: Report, path: Path) -> Path:
     """Write the report to ``path`` atomically (a hidden file beside it, then renamed)."""
-    import xlsxwriter
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    workbook = xlsxwriter.Workbook(
-        str(tmp),
-        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
-    )
-    try:
+    with safe_workbook(path) as workbook:
         title_fmt = workbook.add_format({"bold": True, "font_size": 16})
         stamp_fmt = workbook.add_format({"italic": True, "font_color": "#595959"})
         caption_fmt = workbook.add_format({"bold": True, "font_size": 12})
@@ -996,11 +986,6 @@ def write_workbook(report: Report, path: Path) -> Path:
             ws.set_landscape()
             ws.set_paper(9)  # A4
             ws.fit_to_pages(1, 0)
-        workbook.close()
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -28,6 +28,7 @@ from ingest.pii import mask_text
 from ingest.registry import DatasetSpec, load_registry, match_header_cell
 from ingest.senders import Sender, sender_of
 from outreach.settings import PROGRAMME_START
+from outreach.xlsx_style import safe_workbook
 
 UNKNOWN_PROVIDER_FILE = "unknown"
 
@@ -254,8 +255,6 @@ def _write_workbook(
     findings: _Findings,
     registry: dict[str, DatasetSpec],
 ) -> None:
-    import xlsxwriter
-
     townships = frozenset(findings.townships)
     rows = [r for r in findings.rows if _sender(r[1], townships) == sender]
     files = [f for f in findings.files if _sender(f[1], townships) == sender]
@@ -263,13 +262,8 @@ def _write_workbook(
     township_hint = "、".join(findings.townships) or "见县乡镇名录"
     who = mask_text(_who(sender))
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    # Cell text comes from the senders' files: never let it become a formula or a link.
-    workbook = xlsxwriter.Workbook(
-        str(tmp),
-        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
-    )
-    try:
+    # cell text comes from the senders' files: safe_workbook keeps it text
+    with safe_workbook(path) as workbook:
         title = workbook.add_format({"bold": True, "font_size": 14})
         label = workbook.add_format({"bold": True, "valign": "top"})
         wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
@@ -362,9 +356,6 @@ def _write_workbook(
             ],
             [50, 20, 60, 80],
         )
-    finally:
-        workbook.close()
-    tmp.replace(path)
 
 
 def feedback_name(sender: Sender) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.pii import mask_text
-from outreach.xlsx_style import HEADER
+from outreach.xlsx_style import HEADER, safe_workbook
 
 FILE_PREFIX = "待走访清单_"
 UNKNOWN_TOWNSHIP = "未知乡镇"
@@ -172,15 +172,8 @@ def _note(row: _Missed, as_of: dt.date) -> str:
 def _write_workbook(
     path: Path, county: str, township: str, as_of: dt.date, rows: list[_Missed]
 ) -> None:
-    import xlsxwriter
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    # Text comes from the partners' sheets: never let it become a formula or a link.
-    workbook = xlsxwriter.Workbook(
-        str(tmp),
-        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
-    )
-    try:
+    # text comes from the partners' sheets: safe_workbook keeps it text
+    with safe_workbook(path) as workbook:
         ws = workbook.add_worksheet("待走访清单")
         title_fmt = workbook.add_format(
             {"bold": True, "font_size": 14, "align": "center", "valign": "vcenter"}
@@ -250,9 +243,6 @@ def _write_workbook(
         ws.set_paper(9)  # A4
         ws.repeat_rows(1)
         ws.fit_to_pages(1, 0)
-    finally:
-        workbook.close()
-    tmp.replace(path)
 
 
 def _county_short_name(gazetteer: Path | None) -> str:

@@ -16,7 +16,7 @@ from ingest.discover import PROVIDER_NAMES
 from ingest.places import load_gazetteer
 from ingest.registry import ColumnSpec, DatasetSpec, load_registry
 from outreach.settings import DEFAULT_GAZETTEER
-from outreach.xlsx_style import HEADER
+from outreach.xlsx_style import HEADER, safe_workbook
 
 NOTES_MARK = "填写说明："
 TITLE_ROW, HEADER_ROW, NOTES_ROW, FIRST_DATA_ROW = 0, 1, 2, 3
@@ -91,10 +91,8 @@ def template_name(index: int, spec: DatasetSpec) -> str:
 
 
 def _write_template(path: Path, spec: DatasetSpec, townships: list[str]) -> None:
-    import xlsxwriter
-
-    workbook = xlsxwriter.Workbook(str(path))
-    try:
+    # a template holds only our own text; written like every workbook we send out
+    with safe_workbook(path) as workbook:
         ws = workbook.add_worksheet(spec.title[:31])
         title_fmt = workbook.add_format({"bold": True, "font_size": 14, "align": "center"})
         header_fmt = workbook.add_format(HEADER)
@@ -154,8 +152,6 @@ def _write_template(path: Path, spec: DatasetSpec, townships: list[str]) -> None
                     },
                 )
         ws.freeze_panes(FIRST_DATA_ROW, 0)
-    finally:
-        workbook.close()
 
 
 def write_templates(target: Path, gazetteer: Path = DEFAULT_GAZETTEER) -> list[Path]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 
 COUNTY_NAME = "保亭黎族苗族自治县"
-COUNTY_SHORT = "保亭县"
 COUNTY_CODE = "469029"
 
 # (code, name) as in config/gazetteer.yml

@@ -73,10 +73,3 @@ def last_friday(year: int, month: int) -> dt.date:
 def excel_serial(d: dt.date) -> int:
     """Excel 1900-system serial number of a date (2013-04-02 -> 41366)."""
     return (d - EXCEL_EPOCH).days
-
-
-def month_iter(first: dt.date, last: dt.date) -> Iterator[tuple[int, int]]:
-    y, m = first.year, first.month
-    while (y, m) <= (last.year, last.month):
-        yield y, m
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)

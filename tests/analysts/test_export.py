@@ -26,7 +26,8 @@ import openpyxl
 import pytest
 from openpyxl.utils.cell import range_boundaries
 
-from outreach.checks import ID_PATTERN, MOBILE_PATTERN
+from ingest.pii import ID_IN_TEXT as ID_PATTERN
+from ingest.pii import MOBILE_IN_TEXT as MOBILE_PATTERN
 from outreach.demo import DEMO_AS_OF, demo_truth
 from outreach.demo.periods import owed_quarters, quarter_bounds, quarter_of
 from outreach.demo.truth import (

@@ -16,7 +16,8 @@ import time
 import duckdb
 import pytest
 
-from outreach.checks import ID_PATTERN, MOBILE_PATTERN
+from ingest.pii import ID_IN_TEXT as ID_PATTERN
+from ingest.pii import MOBILE_IN_TEXT as MOBILE_PATTERN
 from outreach.demo import DEMO_AS_OF, EXPECTED_HEADLINES, PLANTED
 from tests.article import ARTICLE
 

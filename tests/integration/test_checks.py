@@ -6,11 +6,11 @@ import random
 
 import duckdb
 
+from ingest.pii import ID_IN_TEXT as ID_PATTERN
+from ingest.pii import MOBILE_IN_TEXT as MOBILE_PATTERN
+from ingest.pii import PII_IN_TEXT as PII_PATTERN
 from ingest.pii import token
 from outreach.checks import (
-    ID_PATTERN,
-    MOBILE_PATTERN,
-    PII_PATTERN,
     Check,
     CheckReport,
     emptied_marts,
