@@ -5,7 +5,7 @@
 #
 # Python packages: `pip install` as the airflow user, as the official image requires (it refuses
 # root), into the image's own environment (/home/airflow/.local), so `python`, `airflow` and `dbt`
-# share one bin directory (outreach/dbt_runner.py runs the `dbt` next to sys.executable).
+# share one bin directory (outreach/pipeline/dbt_runner.py runs the `dbt` next to sys.executable).
 #   1. requirements.lock, both as the requirements and as the constraints: every package it names
 #      is installed at exactly its locked version, the same set `make test` tests. Without the
 #      constraint a requirement's own dependencies could float to newer releases; with the lock
@@ -43,7 +43,7 @@ RUN pip install --no-cache-dir --no-deps --editable .
 # astronomer-cosmos (the DAG's dbt task group) reports usage over HTTP unless told not to; the
 # pipeline runs offline. Its "reliable retry" copies every XCom of the dbt build into an Airflow
 # Variable for a retry that only restores them; our producer builds again instead
-# (outreach/cosmos_watch.py), so the copies would be writes for nothing.
+# (outreach/airflow/cosmos_watch.py), so the copies would be writes for nothing.
 ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/outreach/dags \
     OUTREACH_HOME=/data/outreach \
     AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \

@@ -53,7 +53,7 @@ def import_errors(env: dict[str, str]) -> str:
 
 
 def main() -> None:
-    from outreach.dbt_runner import ensure_manifest, manifest_models
+    from outreach.pipeline.dbt_runner import ensure_manifest, manifest_models
     from outreach.settings import load_settings
 
     with tempfile.TemporaryDirectory() as home:

@@ -217,9 +217,9 @@ def _env(home: Path) -> dict[str, str]:
 
 def migrate(home: Path) -> None:
     code = (
-        "from outreach import airflow_env; from outreach.settings import load_settings; "
-        "s = load_settings(); airflow_env.configure(s); airflow_env.migrate(s); "
-        "airflow_env.refresh_manifest(s)"
+        "from outreach import embedded; from outreach.settings import load_settings; "
+        "s = load_settings(); embedded.configure(s); embedded.migrate(s); "
+        "embedded.refresh_manifest(s)"
     )
     subprocess.run(
         [sys.executable, "-c", code], env=_env(home), check=True, capture_output=True, cwd=SOURCE
@@ -575,9 +575,9 @@ def profile(scale: int) -> list[str]:
     Airflow): the slowest dbt models and tests (dbt's own timings) and cProfile's top entries
     of the check's Python part and of publish."""
     from ingest.pipeline import run_ingest
-    from outreach import dbt_runner, stages
-    from outreach.context import RunContext
     from outreach.demo import write_demo_inbox
+    from outreach.pipeline import dbt_runner, stages
+    from outreach.pipeline.context import RunContext
     from outreach.settings import load_settings
 
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:

@@ -31,14 +31,14 @@ still runs. ``dag_run.conf["parse_batches"]`` caps the number of batches: ``outr
 **Nothing new, nothing rebuilt.** ``needs_build`` (a short-circuit after ``load_raw``)
 compares a fingerprint of what a build would be made from (the raw layer's file versions, the
 as-of date, the dbt project, the pipeline's code and libraries) with the one recorded by the
-last publish (``outreach/build_state.py``). When they are equal and the published file is still
+last publish (``outreach/pipeline/build_state.py``). When they are equal and the published file is still
 the one recorded, the build group, ``check`` and ``publish`` are skipped (not failed): the
 published warehouse stays as it is, ``report`` still runs and says so (``run.json``:
 ``"up_to_date": true`` and ``"build": {"skipped": true, ...}``), and ``verdict`` passes. A new or
 changed file, another as-of date, a changed model or ``dag_run.conf["rebuild"]`` builds.
 
 **dbt, one task per model.** ``build`` is a task group (astronomer-cosmos, ``ExecutionMode.WATCHER``,
-rendered from the prebuilt ``dbt_project/target/manifest.json``; ``outreach/dbt_airflow.py``):
+rendered from the prebuilt ``dbt_project/target/manifest.json``; ``outreach/airflow/dbt_tasks.py``):
 ``dbt_producer_watcher`` runs one ``dbt build`` of the models (no tests: they run in ``check``),
 and each ``<model>_run`` task turns green or red with its model as dbt reports it; retrying a
 failed model task runs dbt for that model alone. Every task of the group takes the
@@ -52,7 +52,7 @@ watcher and 17 s for one plain ``dbt run``. ``as_of`` (from ``prepare``) and the
 missing or outdated manifest is an import error: run ``outreach dbt-manifest`` (``outreach run``
 and ``make test`` do it when a file under ``dbt_project/`` is newer; the image builds it).
 
-This file only wires tasks; every task body calls ``outreach.stages`` (the dbt group: cosmos).
+This file only wires tasks; every task body calls ``outreach.pipeline.stages`` (the dbt group: cosmos).
 """
 
 from __future__ import annotations
@@ -68,11 +68,12 @@ from airflow.sdk import (
     task,
 )
 
+from outreach.airflow.alerts import nightly_deadline, on_failure
+from outreach.airflow.dbt_tasks import build_task_group
+
 # DuckDB allows one writer: every task that writes the build file takes this pool's only slot.
-from outreach.airflow_env import WRITER_POOL
-from outreach.alerts import nightly_deadline, on_failure
-from outreach.dbt_airflow import build_task_group
-from outreach.operators import ClaimWarehouse
+from outreach.airflow.embedded import WRITER_POOL
+from outreach.airflow.operators import ClaimWarehouse
 from outreach.settings import NIGHT_STARTS_AT, PROGRAMME_START, load_settings
 
 # the county's clock (OUTREACH_TIMEZONE), and the programme's facts from outreach.settings
@@ -106,7 +107,7 @@ def _settings():
 
 
 def _ctx(run: dict):
-    from outreach.context import RunContext
+    from outreach.pipeline.context import RunContext
 
     return RunContext.from_xcom(run)
 
@@ -137,7 +138,7 @@ def _ctx(run: dict):
 def outreach_nightly():
     @task(retries=0, execution_timeout=TIMEOUTS["prepare"])
     def prepare(**context) -> dict:
-        from outreach import stages
+        from outreach.pipeline import stages
 
         return stages.prepare(_settings(), context.get("logical_date"), context["dag_run"].conf)
 
@@ -145,7 +146,7 @@ def outreach_nightly():
     def plan_ingest(run: dict, **context) -> list[int]:
         """New or changed files, in batches; the batch numbers fan the parse tasks out (at most
         ``dag_run.conf["parse_batches"]`` of them when given)."""
-        from outreach import stages
+        from outreach.pipeline import stages
 
         limit = stages.parse_batches_limit((context["dag_run"].conf or {}).get("parse_batches"))
         return stages.plan_ingest(_settings(), _ctx(run), max_batches=limit)["batches"]
@@ -153,7 +154,7 @@ def outreach_nightly():
     @task(max_active_tis_per_dagrun=MAX_PARSE_TASKS, execution_timeout=TIMEOUTS["parse_files"])
     def parse_files(run: dict, batch: int) -> dict:
         """One batch of files, parsed in sandboxed workers into Arrow files (no database)."""
-        from outreach import stages
+        from outreach.pipeline import stages
 
         return stages.parse_batch(_settings(), _ctx(run), batch)
 
@@ -165,7 +166,7 @@ def outreach_nightly():
     )
     def load_raw(run: dict) -> dict:
         """The single writer of the ingest: commits every staged parse result."""
-        from outreach import stages
+        from outreach.pipeline import stages
 
         return stages.load_raw(_settings(), _ctx(run))
 
@@ -178,26 +179,26 @@ def outreach_nightly():
     )
     def needs_build(run: dict, **context) -> bool:
         """False when nothing changed since the last publish: build, check, publish skipped."""
-        from outreach import stages
+        from outreach.pipeline import stages
 
         conf = context["dag_run"].conf or {}
         return stages.decide_build(_settings(), _ctx(run), rebuild=bool(conf.get("rebuild")))
 
     @task(retries=0, pool=WRITER_POOL, execution_timeout=TIMEOUTS["check"])
     def check(run: dict) -> dict:
-        from outreach import stages
+        from outreach.pipeline import stages
 
         return stages.check(_settings(), _ctx(run))
 
     @task(pool=WRITER_POOL, outlets=[PUBLISHED], execution_timeout=TIMEOUTS["publish"])
     def publish(run: dict) -> dict:
-        from outreach import stages
+        from outreach.pipeline import stages
 
         return stages.publish(_settings(), _ctx(run))
 
     @task(retries=0, trigger_rule=TriggerRule.ALL_DONE, execution_timeout=TIMEOUTS["report"])
     def report(run: dict, **context) -> dict:
-        from outreach import stages
+        from outreach.pipeline import stages
 
         try:
             return stages.report(_settings(), _ctx(run), stages.failed_tasks(context))
@@ -208,7 +209,7 @@ def outreach_nightly():
     def verdict(run: dict) -> dict:
         """Fails the DAG run when nothing was published, naming why: ``report`` always runs and
         succeeds, so without this a blocked publish would look like a good night."""
-        from outreach import stages
+        from outreach.pipeline import stages
 
         return stages.verdict(_settings(), _ctx(run))
 
@@ -228,7 +229,7 @@ def outreach_nightly():
     ingested = load_raw(run)
     batches >> parsed >> ingested
     built, checked, published, reported = (
-        # a task group: one task per dbt model (outreach/dbt_airflow.py)
+        # a task group: one task per dbt model (outreach/airflow/dbt_tasks.py)
         build_task_group(run, timeout=TIMEOUTS["build"], wait=NIGHT),
         check(run),
         publish(run),

@@ -14,7 +14,7 @@ number counts where no ASCII or full-width digit touches it (a longer run of dig
 or a timestamp, is not a phone number). The patterns are RE2 as much as Python: the SQL macros
 of ``dbt_project/macros/scrub_pii.sql`` hold the same strings (``tests/unit/test_pii_patterns.py``
 holds them equal), :func:`mask_text` masks what they find for people, and the gate's scan
-(``outreach.checks``) searches the published warehouse with them.
+(``outreach.checks.gate``) searches the published warehouse with them.
 """
 
 from __future__ import annotations

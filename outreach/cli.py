@@ -55,7 +55,7 @@ def _inbox_is_empty(inbox: Path) -> bool:
 
 
 def _print_summary(run: dict) -> None:
-    from outreach.report import HEADLINE_LABELS, OBLIGATION_LABELS, _fmt
+    from outreach.outputs.run_report import HEADLINE_LABELS, OBLIGATION_LABELS, _fmt
 
     print()
     print(f"as-of {run['as_of']}  run {run['run_id']}  published: {run['published']}")
@@ -85,7 +85,7 @@ def _print_summary(run: dict) -> None:
 
 
 def _cmd_run(args) -> int:
-    from outreach import airflow_env
+    from outreach.airflow import embedded
 
     settings = load_settings()
     settings.ensure_dirs()
@@ -114,8 +114,8 @@ def _cmd_run(args) -> int:
     print(
         f"running outreach_nightly for as-of {as_of} (Airflow metadata in {settings.airflow_home})"
     )
-    state = airflow_env.run_once(settings, as_of, rebuild=args.rebuild)
-    run_json = airflow_env.latest_run_json(settings)
+    state = embedded.run_once(settings, as_of, rebuild=args.rebuild)
+    run_json = embedded.latest_run_json(settings)
     if run_json.exists():
         run = json.loads(run_json.read_text(encoding="utf-8"))
         if run.get("as_of") == as_of.isoformat():
@@ -125,7 +125,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_headlines(args) -> int:
-    from outreach.stages import read_headlines
+    from outreach.pipeline.stages import read_headlines
 
     settings = load_settings()
     db = settings.published_db if args.published else settings.build_db
@@ -138,7 +138,7 @@ def _cmd_headlines(args) -> int:
 
 
 def _cmd_templates(args) -> int:
-    from outreach.templates import write_templates
+    from outreach.outputs.templates import write_templates
 
     settings = load_settings()
     target = Path(args.dir).resolve()
@@ -148,7 +148,7 @@ def _cmd_templates(args) -> int:
 
 
 def _cmd_rotate_pii_key(args) -> int:
-    from outreach.pii_rotation import RotationError, describe, rotate_pii_key
+    from outreach.pipeline.pii_rotation import RotationError, describe, rotate_pii_key
     from outreach.settings import new_pii_key_from_env
 
     settings = load_settings()
@@ -163,7 +163,7 @@ def _cmd_rotate_pii_key(args) -> int:
 
 
 def _cmd_dbt_manifest(args) -> int:
-    from outreach import dbt_runner
+    from outreach.pipeline import dbt_runner
 
     settings = load_settings()
     reason = dbt_runner.manifest_stale_reason()
@@ -180,7 +180,7 @@ def _cmd_dbt_manifest(args) -> int:
 
 
 def _cmd_docs(args) -> int:
-    from outreach.docs_site import DocsError, build_docs, describe
+    from outreach.outputs.docs_site import DocsError, build_docs, describe
 
     settings = load_settings()
     try:
@@ -194,8 +194,8 @@ def _cmd_docs(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from outreach.export import ExportError, export_quarterly
-    from outreach.followup import quarter_label
+    from outreach.outputs.followup_lists import quarter_label
+    from outreach.outputs.quarterly_report import ExportError, export_quarterly
 
     settings = load_settings()
     as_of = parse_date(args.as_of, "--as-of") if args.as_of else None

@@ -41,7 +41,7 @@ DUCKDB_MEMORY_LIMIT = "1GB"
 
 
 # The programme's facts, written once. The first day of the programme: the quarter spine of the
-# warehouse (dbt var programme_start, passed by outreach.dbt_runner.dbt_vars), the earliest date a
+# warehouse (dbt var programme_start, passed by outreach.pipeline.dbt_runner.dbt_vars), the earliest date a
 # spreadsheet may hold (ingest.validate), the expectations' date range and the DAG's start_date.
 PROGRAMME_START = dt.date(2012, 1, 1)
 # The county's time zone when OUTREACH_TIMEZONE is not set; Settings.timezone is the one in use.

@@ -23,7 +23,7 @@ def pytest_sessionstart(session):
     """The DAG renders its dbt task group from dbt_project/target/manifest.json, which is not in
     git: build it (``dbt parse``, about ten seconds) on a fresh clone or after a change under
     dbt_project/, before any test imports the DAG. A no-op when it is up to date."""
-    from outreach.dbt_runner import ensure_manifest
+    from outreach.pipeline.dbt_runner import ensure_manifest
     from outreach.settings import load_settings
 
     ensure_manifest(load_settings({"OUTREACH_HOME": os.path.join(_AIRFLOW_HOME, "outreach")}))

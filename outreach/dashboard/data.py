@@ -3,7 +3,7 @@
 Each function takes the path of the published file (``settings.published_db``) and the
 sidebar's :class:`Filters`, and returns a small pandas DataFrame (or dict). Every query opens
 the file read-only and closes it before returning: the night run renames a new file over it
-(``outreach/publish.py``), and a connection held open would keep showing the old file. Only
+(``outreach/pipeline/publish.py``), and a connection held open would keep showing the old file. Only
 the ``marts`` schema is read, and only tables named in the contract (RULES.md) plus
 ``marts.publication``. Households appear by code and masked ID only, as in the follow-up lists.
 """
@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from ingest.discover import PROVIDER_NAMES
-from outreach.report import HEADLINE_LABELS, OBLIGATION_LABELS, RULE_LABELS
+from outreach.outputs.run_report import HEADLINE_LABELS, OBLIGATION_LABELS, RULE_LABELS
 
 UNKNOWN_TOWNSHIP = "未知乡镇"
 

@@ -4,7 +4,7 @@ The site is built once for the module, as a user runs it (``python -m outreach.c
 OUTREACH_HOME holding a copy of the demo's published file and a build file, while this test
 holds a read-write DuckDB connection on each: DuckDB lets no other process open a file that has
 a writer, so the build succeeds only if it opens neither (it copies the published file through a
-file handle, see ``outreach/docs_site.py``). Then: the models, the lineage, the catalog's column
+file handle, see ``outreach/outputs/docs_site.py``). Then: the models, the lineage, the catalog's column
 types and every published column's Chinese and English description are in the page, and the
 page, opened from the disk in headless Chromium, shows them and fetches nothing but itself.
 """
@@ -23,8 +23,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from outreach.docs_site import mart_nodes, read_site
-from outreach.marts_cn import BILINGUAL_PATTERN, load_labels
+from outreach.outputs.docs_site import mart_nodes, read_site
+from outreach.pipeline.marts_cn import BILINGUAL_PATTERN, load_labels
 from outreach.settings import PROJECT_ROOT, load_settings
 from tests.dashboard.browser import Browser
 from tests.dashboard.helpers import home_with_copy

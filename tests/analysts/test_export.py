@@ -38,8 +38,8 @@ from outreach.demo.truth import (
     missed_quarterly_visits,
     org_cadre_pairing_load,
 )
-from outreach.export import SHEETS, UNKNOWN_TOWNSHIP
-from outreach.report import HEADLINE_LABELS, OBLIGATION_LABELS
+from outreach.outputs.quarterly_report import SHEETS, UNKNOWN_TOWNSHIP
+from outreach.outputs.run_report import HEADLINE_LABELS, OBLIGATION_LABELS
 from tests.demo_warehouse import BACKFILL_AS_OF
 
 QUARTER = {DEMO_AS_OF: (2014, 2), BACKFILL_AS_OF: (2014, 1)}

@@ -22,7 +22,7 @@ def home_with_copy(published_db: Path, home: Path) -> Path:
 
 def republish(published_db: Path, as_of: dt.date, cadres_talked: int) -> None:
     """What the night run does, with other figures: a new file is written and checkpointed
-    beside the published one, then renamed over it (outreach/publish.py)."""
+    beside the published one, then renamed over it (outreach/pipeline/publish.py)."""
     staged = published_db.with_name(f".{published_db.name}.next.tmp")
     shutil.copyfile(published_db, staged)
     con = duckdb.connect(str(staged))

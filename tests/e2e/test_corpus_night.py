@@ -29,9 +29,9 @@ from ingest import pii
 from ingest.places import load_gazetteer
 from ingest.senders import sender_of, township_names
 from outreach.demo import DEMO_AS_OF, EXPECTED_HEADLINES, write_demo_inbox
-from outreach.feedback import FILE_HINTS, feedback_name
+from outreach.outputs.return_lists import FILE_HINTS, feedback_name
+from outreach.pipeline.stages import failure_reason
 from outreach.settings import DEFAULT_GAZETTEER
-from outreach.stages import failure_reason
 from tests import corpus
 from tests.corpus import ANY, write_corpus, write_reproducers
 
@@ -122,7 +122,7 @@ BROKEN_NIGHT = textwrap.dedent(
     """
     import datetime as dt
     from ingest import staging
-    from outreach import airflow_env
+    from outreach.airflow import embedded
     from outreach.settings import load_settings
 
     real = staging.write_outcome
@@ -133,7 +133,7 @@ BROKEN_NIGHT = textwrap.dedent(
         return real(folder, index, outcome, registry)
 
     staging.write_outcome = write_outcome  # a bug of ours, in the parse task, on one file
-    print("STATE " + airflow_env.run_once(load_settings(), dt.date(2014, 6, 30)))
+    print("STATE " + embedded.run_once(load_settings(), dt.date(2014, 6, 30)))
     """
 )
 
@@ -167,7 +167,7 @@ def test_a_night_that_fails_says_which_task_exception_and_file(tmp_path, monkeyp
     assert "是否已发布：否" in summary and "坏.csv" in summary and "TypeError" in summary
 
     # the failure mail says the same, from the report (the DAG's callback has no XCom here)
-    from outreach import alerts
+    from outreach.airflow import alerts
 
     monkeypatch.setenv("OUTREACH_HOME", str(home))
     subject, body = alerts.failure_mail(

@@ -357,8 +357,8 @@ def test_a_broken_build_is_never_published(demo_home, rule):
     import hashlib
     import shutil
 
-    from outreach import stages
-    from outreach.context import new_run_context
+    from outreach.pipeline import stages
+    from outreach.pipeline.context import new_run_context
     from outreach.settings import load_settings
 
     home, _ = demo_home

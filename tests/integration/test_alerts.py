@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiosmtpd.controller import Controller
 
-from outreach import alerts
-from outreach.stages import PublishBlocked, RunFailed
+from outreach.airflow import alerts
+from outreach.pipeline.stages import PublishBlocked, RunFailed
 
 TZ = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC
@@ -286,7 +286,7 @@ def test_the_deadline_is_0600_shanghai_on_the_morning_the_run_starts():
     assert alert.reference == DeadlineReference.DAGRUN_LOGICAL_DATE
     assert alert.interval == dt.timedelta(hours=28)
     assert isinstance(alert.callback, AsyncCallback)
-    assert alert.callback.path == "outreach.alerts.deadline_missed"
+    assert alert.callback.path == "outreach.airflow.alerts.deadline_missed"
 
     # What the scheduler computes: the alert as stored in the DAG's serialization, evaluated
     # for the run whose logical date is 2014-06-30 02:00 Asia/Shanghai.

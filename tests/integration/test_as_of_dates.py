@@ -21,8 +21,6 @@ import duckdb
 import pytest
 
 from ingest.pipeline import run_ingest
-from outreach import stages
-from outreach.context import RunContext
 from outreach.demo import DEMO_AS_OF, EXPECTED_HEADLINES, demo_truth, write_demo_inbox
 from outreach.demo.truth import (
     headlines_as_of,
@@ -31,7 +29,9 @@ from outreach.demo.truth import (
     missed_quarterly_visits,
     org_cadre_pairing_load,
 )
-from outreach.publish import history_path, publication_info
+from outreach.pipeline import stages
+from outreach.pipeline.context import RunContext
+from outreach.pipeline.publish import history_path, publication_info
 from outreach.settings import Settings, load_settings
 
 NIGHT = DEMO_AS_OF  # 2014-06-30: the demo's own date, the article's figures

@@ -18,7 +18,7 @@ from ingest.pipeline import _Committer, run_ingest
 from ingest.registry import load_registry
 from ingest.sandbox import ParserBug, SandboxLimits
 from ingest.validate import SheetRows
-from outreach.feedback import FILE_HINTS
+from outreach.outputs.return_lists import FILE_HINTS
 from outreach.settings import DEFAULT_GAZETTEER
 from tests.corpus import broken_files, format_files
 

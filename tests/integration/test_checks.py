@@ -10,7 +10,7 @@ from ingest.pii import ID_IN_TEXT as ID_PATTERN
 from ingest.pii import MOBILE_IN_TEXT as MOBILE_PATTERN
 from ingest.pii import PII_IN_TEXT as PII_PATTERN
 from ingest.pii import token
-from outreach.checks import (
+from outreach.checks.gate import (
     Check,
     CheckReport,
     emptied_marts,

@@ -14,7 +14,7 @@ from python_calamine import CalamineWorkbook
 
 from ingest.normalise import resident_id_check_char
 from ingest.pipeline import run_ingest
-from outreach.feedback import write_feedback
+from outreach.outputs.return_lists import write_feedback
 from outreach.settings import DEFAULT_GAZETTEER
 from tests.workbooks import write_xlsx
 

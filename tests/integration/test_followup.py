@@ -9,7 +9,7 @@ import duckdb
 import openpyxl
 import pytest
 
-from outreach.followup import (
+from outreach.outputs.followup_lists import (
     DEADLINE_LINE,
     HEADERS,
     followup_name,

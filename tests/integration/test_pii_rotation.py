@@ -16,9 +16,9 @@ from ingest.load import PiiKeyMismatch, key_fingerprint
 from ingest.normalise import resident_id_check_char
 from ingest.pii import mask, token
 from ingest.pipeline import run_ingest
-from outreach import pii_rotation
 from outreach.cli import main
-from outreach.pii_rotation import RotationError, describe, rotate_pii_key
+from outreach.pipeline import pii_rotation
+from outreach.pipeline.pii_rotation import RotationError, describe, rotate_pii_key
 from outreach.settings import DEFAULT_GAZETTEER, load_settings
 from tests.workbooks import write_xlsx
 
@@ -260,7 +260,7 @@ def test_a_raw_layer_with_mixed_keys_is_refused(built):
 
 CRASH_AFTER_COMMIT = """
 import os, sys
-from outreach import pii_rotation
+from outreach.pipeline import pii_rotation
 from outreach.settings import load_settings
 pii_rotation.install_key = lambda key_file, pending: os._exit(9)  # dies before the rename
 pii_rotation.rotate_pii_key(load_settings({"OUTREACH_HOME": sys.argv[1]}))

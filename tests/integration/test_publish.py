@@ -22,9 +22,9 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from outreach import marts_cn
-from outreach import publish as publish_module
-from outreach.publish import parquet_dir, publication_info, publish
+from outreach.pipeline import marts_cn
+from outreach.pipeline import publish as publish_module
+from outreach.pipeline.publish import parquet_dir, publication_info, publish
 
 AS_OF = dt.date(2014, 6, 30)
 
@@ -128,7 +128,7 @@ def test_every_as_of_date_is_kept_and_a_backfill_leaves_the_current_file_alone(t
 
 
 def test_a_run_is_compared_with_the_newest_warehouse_on_or_before_its_date(tmp_path):
-    from outreach.publish import baseline_for
+    from outreach.pipeline.publish import baseline_for
 
     build, published = tmp_path / "build.duckdb", tmp_path / "published" / "outreach.duckdb"
     assert not baseline_for(published, AS_OF).exists()  # nothing published yet
@@ -306,7 +306,7 @@ def test_a_mart_without_labels_is_published_under_english_names_with_a_warning(t
     con.execute("create table marts.fct_visits as select 1 as visit_id, 'x' as brand_new_column")
     con.execute("create table marts.mystery as select 2 as a")
     con.close()
-    with caplog.at_level(logging.WARNING, logger="outreach.marts_cn"):
+    with caplog.at_level(logging.WARNING, logger="outreach.pipeline.marts_cn"):
         result = publish(build, published, "run1", AS_OF)
     assert result["current"] is True  # never blocked by a label
     fallbacks = result["marts_cn"]["fallbacks"]
@@ -358,10 +358,10 @@ def demo(tmp_path_factory):
     """The demo inbox loaded and built (dbt's models) as the DAG does, ``marts.dq_history``
     written by the checks' own code, and published once by the publish stage."""
     from ingest.pipeline import run_ingest
-    from outreach import dbt_runner, stages
-    from outreach.checks import Check, CheckReport, record_history
-    from outreach.context import RunContext
+    from outreach.checks.gate import Check, CheckReport, record_history
     from outreach.demo import DEMO_AS_OF, write_demo_inbox
+    from outreach.pipeline import dbt_runner, stages
+    from outreach.pipeline.context import RunContext
     from outreach.settings import load_settings
 
     home = tmp_path_factory.mktemp("publish_home")

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import run_ingest
-from outreach import build_state, stages
-from outreach.context import RunContext
 from outreach.demo import DEMO_AS_OF, write_demo_inbox
+from outreach.pipeline import build_state, stages
+from outreach.pipeline.context import RunContext
 from outreach.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -159,7 +159,8 @@ def test_a_new_file_rebuilds(night):
 DAG_SCRIPT = textwrap.dedent(
     """
     import datetime as dt, json, sys
-    from outreach import airflow_env, stages
+    from outreach.airflow import embedded
+    from outreach.pipeline import stages
     from outreach.settings import load_settings
 
     called = []
@@ -175,7 +176,7 @@ DAG_SCRIPT = textwrap.dedent(
                          ("publish", {}), ("report", {}), ("verdict", {})]:
         setattr(stages, name, stand_in(name, result))
     stages.decide_build = stand_in("decide_build", False)  # the gate: nothing changed
-    state = airflow_env.run_once(load_settings(), dt.date(2014, 6, 30))
+    state = embedded.run_once(load_settings(), dt.date(2014, 6, 30))
 
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session

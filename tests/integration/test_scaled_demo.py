@@ -17,9 +17,9 @@ import pytest
 
 from ingest.pipeline import run_ingest
 from ingest.registry import load_registry
-from outreach import stages
-from outreach.context import RunContext
 from outreach.demo import DEMO_AS_OF, EXPECTED_HEADLINES, write_demo_inbox
+from outreach.pipeline import stages
+from outreach.pipeline.context import RunContext
 from outreach.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]

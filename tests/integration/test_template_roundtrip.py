@@ -12,8 +12,8 @@ import pytest
 from ingest.normalise import resident_id_check_char
 from ingest.pipeline import run_ingest
 from ingest.registry import ColumnSpec, load_registry
+from outreach.outputs.templates import FIRST_DATA_ROW, write_templates
 from outreach.settings import DEFAULT_GAZETTEER
-from outreach.templates import FIRST_DATA_ROW, write_templates
 
 TZ = ZoneInfo("Asia/Shanghai")
 KEY = b"k" * 32

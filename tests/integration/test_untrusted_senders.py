@@ -14,7 +14,7 @@ import pytest
 
 from ingest.normalise import resident_id_check_char
 from ingest.pipeline import run_ingest
-from outreach.report import summary_markdown
+from outreach.outputs.run_report import summary_markdown
 from outreach.settings import DEFAULT_GAZETTEER
 from tests.workbooks import write_csv
 

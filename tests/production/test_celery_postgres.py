@@ -287,7 +287,7 @@ def test_a_backfill_keeps_one_correct_warehouse_per_as_of_date(cluster, mail):
     cluster.wait_for("the rerun to publish", lambda: _publication_run(again) != before, 900, 5)
     assert _headlines(again) == kept[dates[1]]
     # the cleared run built again in one dbt command: no model task ran its model alone
-    # (cosmos' retry path; outreach/cosmos_watch.py)
+    # (cosmos' retry path; outreach/airflow/cosmos_watch.py)
     logs = cluster.root / "airflow" / "logs" / f"dag_id={DAG_ID}"
     alone = [
         str(path.relative_to(logs))

@@ -1,4 +1,4 @@
-"""The gate before the build (outreach/build_state.py, stages.decide_build): a run with nothing
+"""The gate before the build (outreach/pipeline/build_state.py, stages.decide_build): a run with nothing
 new skips build, check and publish only when every input of a build is what the last publish
 recorded and the published files are still the ones it wrote; anything else builds."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from outreach import build_state, stages, timings
-from outreach.context import RunContext
+from outreach.pipeline import build_state, stages, timings
+from outreach.pipeline.context import RunContext
 from outreach.settings import load_settings
 
 AS_OF = dt.date(2014, 6, 30)

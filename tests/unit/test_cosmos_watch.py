@@ -5,9 +5,14 @@ from types import SimpleNamespace
 import pytest
 from cosmos.operators.watcher import DbtProducerWatcherOperator, DbtRunWatcherOperator
 
-from outreach import cosmos_watch
-from outreach.airflow_env import load_dag
-from outreach.cosmos_watch import ROUND_KEY, OutreachModelWatcher, OutreachProducer, rerun_decision
+from outreach.airflow import cosmos_watch
+from outreach.airflow.cosmos_watch import (
+    ROUND_KEY,
+    OutreachModelWatcher,
+    OutreachProducer,
+    rerun_decision,
+)
+from outreach.airflow.embedded import load_dag
 
 
 @pytest.mark.parametrize(
@@ -129,7 +134,7 @@ def test_every_as_of_date_since_the_programme_start_gets_tasks():
     backfill of 2013): the DAG starts on the programme's first day, the dbt var's too."""
     import yaml
 
-    from outreach.airflow_env import logical_date_for
+    from outreach.airflow.embedded import logical_date_for
     from outreach.settings import DBT_PROJECT_DIR, PROGRAMME_START, load_settings
 
     dag = load_dag()

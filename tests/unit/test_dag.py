@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 import pendulum
 import pytest
 
-from outreach import dbt_airflow, dbt_runner
-from outreach.airflow_env import DAG_FILE, WRITER_POOL, load_dag, logical_date_for
-from outreach.context import RunContext, as_of_for_logical_date
+from outreach.airflow import dbt_tasks
+from outreach.airflow.embedded import DAG_FILE, WRITER_POOL, load_dag, logical_date_for
+from outreach.pipeline import dbt_runner
+from outreach.pipeline.context import RunContext, as_of_for_logical_date
 from outreach.settings import load_settings
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -124,7 +125,7 @@ def test_as_of_and_the_build_file_are_set_when_dbt_starts_not_when_the_dag_is_pa
     for task in _build_tasks(dag):
         if hasattr(task, "interceptors"):
             (interceptor,) = task.interceptors
-            assert interceptor.func is dbt_airflow.set_run_time_config, task.task_id
+            assert interceptor.func is dbt_tasks.set_run_time_config, task.task_id
             assert interceptor.keywords == {"run_task_id": "prepare"}
     monkeypatch.setenv("OUTREACH_HOME", str(tmp_path))
     ctx = RunContext(run_id="2014-06-30_x", as_of=dt.date(2014, 6, 30))
@@ -132,7 +133,7 @@ def test_as_of_and_the_build_file_are_set_when_dbt_starts_not_when_the_dag_is_pa
         xcom_pull=lambda task_ids: ctx.to_xcom() if task_ids == "prepare" else None
     )
     operator = SimpleNamespace(vars=None, env=None)
-    dbt_airflow.set_run_time_config({"ti": ti}, operator, run_task_id="prepare")
+    dbt_tasks.set_run_time_config({"ti": ti}, operator, run_task_id="prepare")
     assert operator.vars == {"as_of": "2014-06-30", "programme_start": "2012-01-01"}
     assert operator.env["OUTREACH_BUILD_DB"] == str(load_settings().build_db)
 
@@ -142,7 +143,7 @@ def test_each_dbt_command_merges_its_model_results_into_build_json(tmp_path, mon
     settings = load_settings()
     ctx = RunContext(run_id="2014-06-30_x", as_of=dt.date(2014, 6, 30))
     context = {"ti": SimpleNamespace(xcom_pull=lambda task_ids: ctx.to_xcom())}
-    record = functools.partial(dbt_airflow.record_results, run_task_id="prepare")
+    record = functools.partial(dbt_tasks.record_results, run_task_id="prepare")
 
     def dbt_ran(*results):
         project = tmp_path / f"project{len(list(tmp_path.iterdir()))}"
@@ -173,7 +174,7 @@ def test_each_dbt_command_merges_its_model_results_into_build_json(tmp_path, mon
     models, error = dbt_ran(("model.outreach.b", "success", "OK"))
     assert models["model.outreach.b"] == "success" and error is None
     # a task failing before dbt wrote anything is still named (unless models already are)
-    dbt_airflow.record_failure(
+    dbt_tasks.record_failure(
         {
             "ti": SimpleNamespace(xcom_pull=lambda task_ids: ctx.to_xcom(), task_id="build.c_run"),
             "exception": RuntimeError("boom"),
@@ -227,7 +228,7 @@ def test_without_an_up_to_date_manifest_the_dag_is_an_import_error_saying_what_t
         shutil.copyfile(dbt_runner.MANIFEST_PATH, manifest)
         os.utime(manifest, (0, 0))  # 1970: older than every file of the dbt project
     monkeypatch.setattr(dbt_runner, "MANIFEST_PATH", manifest)
-    with pytest.raises(dbt_airflow.ManifestError, match="outreach dbt-manifest"):
+    with pytest.raises(dbt_tasks.ManifestError, match="outreach dbt-manifest"):
         load_dag()
     bag = DagBag(dag_folder=str(DAG_FILE))
     assert "outreach_nightly" not in bag.dags
@@ -301,14 +302,14 @@ def test_dbt_manifest_command_builds_a_missing_manifest_and_then_leaves_it(
 
 @pytest.mark.parametrize("given, limit", [(None, None), (1, 1), ("8", 8), (" 256 ", 256)])
 def test_parse_batches_from_the_run_configuration(given, limit):
-    from outreach.stages import parse_batches_limit
+    from outreach.pipeline.stages import parse_batches_limit
 
     assert parse_batches_limit(given) == limit
 
 
 @pytest.mark.parametrize("bad", [0, -3, "0", "two", "1.5", 2.0, True, [], {"n": 1}])
 def test_a_bad_parse_batches_is_refused_with_the_reason(bad):
-    from outreach.stages import parse_batches_limit
+    from outreach.pipeline.stages import parse_batches_limit
 
     with pytest.raises(ValueError, match="parse_batches must be a whole number from 1 up"):
         parse_batches_limit(bad)

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from outreach.cli import main
-from outreach.export import previous_quarter, published_dates, report_quarter
+from outreach.outputs.quarterly_report import previous_quarter, published_dates, report_quarter
 
 
 @pytest.mark.parametrize(

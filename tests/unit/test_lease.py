@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 
-from outreach import lease
+from outreach.airflow import lease
 
 
 def _alive(*_):

@@ -17,9 +17,9 @@ from ingest.parse import FileOutcome, describe_exception, failed, process_file_s
 from ingest.places import load_gazetteer
 from ingest.registry import load_registry
 from ingest.sandbox import ParserBug, _received
-from outreach.report import summary_markdown
+from outreach.outputs.run_report import summary_markdown
+from outreach.pipeline.stages import _stage_of, failure_reason, failures
 from outreach.settings import DEFAULT_GAZETTEER, SettingsError, load_settings
-from outreach.stages import _stage_of, failure_reason, failures
 from tests.workbooks import write_csv
 
 TZ = ZoneInfo("Asia/Shanghai")

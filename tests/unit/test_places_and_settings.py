@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ingest.places import canonical_village, load_gazetteer
-from outreach.context import as_of_for_logical_date
+from outreach.pipeline.context import as_of_for_logical_date
 from outreach.settings import DEFAULT_GAZETTEER, SettingsError, load_settings
 
 
@@ -115,7 +115,7 @@ def test_the_start_date_time_zone_and_schedule_have_one_home():
 def test_dbt_and_the_dag_take_the_facts_from_settings():
     import yaml
 
-    from outreach import dbt_runner
+    from outreach.pipeline import dbt_runner
     from outreach.settings import DBT_PROJECT_DIR, PROGRAMME_START
 
     # dbt_project.yml keeps a default for a hand-run dbt; the pipeline always passes the var

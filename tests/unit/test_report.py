@@ -2,7 +2,7 @@
 
 import json
 
-from outreach.report import build_run_json, summary_markdown, write_report
+from outreach.outputs.run_report import build_run_json, summary_markdown, write_report
 
 INGEST = {
     "files": {"loaded": 2, "unchanged": 1, "quarantined": 1},

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from outreach.feedback import FILE_HINTS, ROW_HINTS
+from outreach.outputs.return_lists import FILE_HINTS, ROW_HINTS
 from outreach.settings import PROJECT_ROOT
 
 

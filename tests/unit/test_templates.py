@@ -10,7 +10,7 @@ from ingest.header import find_header
 from ingest.read import read_sheets
 from ingest.registry import load_registry
 from outreach.cli import main
-from outreach.templates import DATA_ROWS, NOTES_MARK, write_templates
+from outreach.outputs.templates import DATA_ROWS, NOTES_MARK, write_templates
 
 REGISTRY = load_registry()
 

@@ -73,7 +73,7 @@ def migrate(settings: Settings) -> None:
 def refresh_manifest(settings: Settings) -> None:
     """Rebuild the dbt manifest the DAG's build group is rendered from when a file under
     ``dbt_project/`` is newer than it (or it is missing), before the DAG is loaded."""
-    from outreach import dbt_runner, progress
+    from outreach.pipeline import dbt_runner, progress
 
     reason = dbt_runner.manifest_stale_reason()
     if reason is not None:

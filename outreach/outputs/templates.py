@@ -15,8 +15,8 @@ from pathlib import Path
 from ingest.discover import PROVIDER_NAMES
 from ingest.places import load_gazetteer
 from ingest.registry import ColumnSpec, DatasetSpec, load_registry
+from outreach.outputs.workbook import HEADER, safe_workbook
 from outreach.settings import DEFAULT_GAZETTEER
-from outreach.xlsx_style import HEADER, safe_workbook
 
 NOTES_MARK = "填写说明："
 TITLE_ROW, HEADER_ROW, NOTES_ROW, FIRST_DATA_ROW = 0, 1, 2, 3

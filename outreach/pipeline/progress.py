@@ -13,7 +13,7 @@ import sys
 
 from ingest.discover import printable
 
-log = logging.getLogger("outreach.progress")
+log = logging.getLogger("outreach.pipeline.progress")
 
 
 def _stream():

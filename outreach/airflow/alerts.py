@@ -36,7 +36,7 @@ from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
 from outreach.settings import NIGHT_DEADLINE, NIGHT_STARTS_AT, load_settings
 
-log = logging.getLogger("outreach.alerts")
+log = logging.getLogger("outreach.airflow.alerts")
 
 SMTP_CONN_ID = "smtp_default"
 DAG_ID = "outreach_nightly"
@@ -45,7 +45,7 @@ SCHEDULED_AT = NIGHT_STARTS_AT
 DEADLINE_AT = NIGHT_DEADLINE
 DEFAULT_FROM = "outreach-warehouse@localhost"
 
-# One line per blocking rule, as outreach.stages.check writes it: "<rule_id> (<n> 处): ...".
+# One line per blocking rule, as outreach.pipeline.stages.check writes it: "<rule_id> (<n> 处): ...".
 _RULE_LINE = re.compile(r"^\s*([A-Za-z_][\w.-]*) \(\d+ 处\)", re.MULTILINE)
 
 
@@ -174,7 +174,7 @@ def _as_of(conf: Any, logical_date: Any, prepared: dict | None) -> str:
         return str(conf["as_of"])
     moment = _as_datetime(logical_date)
     if moment is not None:
-        from outreach.context import as_of_for_logical_date
+        from outreach.pipeline.context import as_of_for_logical_date
 
         return as_of_for_logical_date(moment, _county_tz()).isoformat()
     return "?"

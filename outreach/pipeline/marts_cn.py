@@ -27,7 +27,7 @@ import yaml
 
 from outreach.settings import DBT_PROJECT_DIR
 
-log = logging.getLogger("outreach.marts_cn")
+log = logging.getLogger("outreach.pipeline.marts_cn")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: 10x faster
 
 MARTS_YML_DIR = DBT_PROJECT_DIR / "models" / "marts"

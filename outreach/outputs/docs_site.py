@@ -16,7 +16,7 @@ the night may need:
 - not the published file in place: opening it read-write would take its writer lock;
 - but a private **copy of the published file**, taken through one open file handle. The night
   never writes the published file in place (it renames a new file over it:
-  ``outreach/publish.py``), so the handle reads one whole, checkpointed file, yesterday's or
+  ``outreach/pipeline/publish.py``), so the handle reads one whole, checkpointed file, yesterday's or
   today's, and takes no DuckDB lock at all. The copy is named ``outreach.duckdb``, so the site
   names relations as an analyst sees them (``outreach.marts.fct_visits``), and it is deleted
   when dbt is done.
@@ -43,9 +43,9 @@ from pathlib import Path
 
 import duckdb
 
-from outreach import dbt_runner
-from outreach.marts_cn import BILINGUAL_PATTERN
-from outreach.publish import publication_info
+from outreach.pipeline import dbt_runner
+from outreach.pipeline.marts_cn import BILINGUAL_PATTERN
+from outreach.pipeline.publish import publication_info
 from outreach.settings import Settings
 
 # The name of the private copy: dbt-duckdb names the database after the file's stem.

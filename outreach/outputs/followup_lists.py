@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.pii import mask_text
-from outreach.xlsx_style import HEADER, safe_workbook
+from outreach.outputs.workbook import HEADER, safe_workbook
 
 FILE_PREFIX = "待走访清单_"
 UNKNOWN_TOWNSHIP = "未知乡镇"

@@ -2,9 +2,9 @@
 
 prepare -> ingest -> gate -> build -> check -> publish -> report. Each stage writes what it
 found to ``reports/<run id>/<stage>.json`` so that the report stage can tell the whole story even
-when a stage failed, and how long it took to ``reports/<run id>/timings/`` (``outreach.timings``);
+when a stage failed, and how long it took to ``reports/<run id>/timings/`` (``outreach.pipeline.timings``);
 the DAG passes only the small run context between tasks. The gate skips build, check and publish
-when nothing changed since the last publish (``outreach.build_state``).
+when nothing changed since the last publish (``outreach.pipeline.build_state``).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
-from outreach import timings
-from outreach.context import RunContext, as_of_for_logical_date, new_run_context
+from outreach.pipeline import timings
+from outreach.pipeline.context import RunContext, as_of_for_logical_date, new_run_context
 from outreach.settings import Settings, parse_date
 
-log = logging.getLogger("outreach.stages")
+log = logging.getLogger("outreach.pipeline.stages")
 
 
 class PublishBlocked(RuntimeError):
@@ -120,9 +120,10 @@ def _run_ids(context: dict) -> tuple[str, str]:
 
 
 def claim(settings: Settings, context: dict) -> bool:
-    """Claim the build file for this DAG run (``outreach.lease``); False while another live run
+    """Claim the build file for this DAG run (``outreach.airflow.lease``); False while another live run
     holds it, so the claiming sensor waits and tries again."""
-    from outreach import lease, progress
+    from outreach.airflow import lease
+    from outreach.pipeline import progress
 
     def is_running(dag_id: str, run_id: str) -> bool:
         count = context["ti"].get_dr_count(dag_id, run_ids=[run_id], states=["queued", "running"])
@@ -149,7 +150,7 @@ def failed_tasks(context: dict) -> list[str]:
 
 
 def release(settings: Settings, context: dict) -> None:
-    from outreach import lease
+    from outreach.airflow import lease
 
     lease.release(settings.home, *_run_ids(context))
 
@@ -193,7 +194,7 @@ def plan_ingest(settings: Settings, ctx: RunContext, max_batches: int | None = N
     """Which files are new or changed, cut into batches (at most ``max_batches``): one mapped
     parse task per batch."""
     from ingest.pipeline import plan_ingest as plan
-    from outreach import progress
+    from outreach.pipeline import progress
 
     with _recorded(settings, ctx, "ingest"), timings.timed(ctx.report_dir(settings), "plan_ingest"):
         progress.stage("ingest", f"reading {settings.inbox}")
@@ -224,7 +225,7 @@ def parse_batch(settings: Settings, ctx: RunContext, batch: int) -> dict:
 def load_raw(settings: Settings, ctx: RunContext) -> dict:
     """Commit every staged parse result into the raw layer: the only writer of the ingest."""
     from ingest.pipeline import load_staged
-    from outreach import progress
+    from outreach.pipeline import progress
 
     def show(i: int, total: int, outcome) -> None:
         progress.file_progress(
@@ -262,7 +263,7 @@ def decide_build(settings: Settings, ctx: RunContext, rebuild: bool = False) -> 
     build, check and publish are skipped and the published warehouse stays as it is; True
     otherwise, or always with ``rebuild``. The decision and its reason go to
     ``build_decision.json`` for the report."""
-    from outreach import build_state, progress
+    from outreach.pipeline import build_state, progress
 
     run_dir = ctx.report_dir(settings)
     with _recorded(settings, ctx, "gate"), timings.timed(run_dir, "gate"):
@@ -276,9 +277,9 @@ def decide_build(settings: Settings, ctx: RunContext, rebuild: bool = False) -> 
 
 def build(settings: Settings, ctx: RunContext) -> dict:
     """Every model in one ``dbt run``, outside Airflow (scripts, tests). The DAG runs the build
-    stage as a task group with one task per model instead (``outreach/dbt_airflow.py``), which
+    stage as a task group with one task per model instead (``outreach/airflow/dbt_tasks.py``), which
     records its results with ``record_build``."""
-    from outreach import build_state, dbt_runner, progress
+    from outreach.pipeline import build_state, dbt_runner, progress
 
     build_state.invalidate(settings)  # whatever was published, the build file changes now
     with _recorded(settings, ctx, "build"), timings.timed(ctx.report_dir(settings), "build"):
@@ -292,12 +293,12 @@ def build(settings: Settings, ctx: RunContext) -> dict:
 def record_build(
     settings: Settings, ctx: RunContext, results: list, seconds: float | None = None
 ) -> dict:
-    """The build stage runs as one Airflow task per model (``outreach/dbt_airflow.py``); after
+    """The build stage runs as one Airflow task per model (``outreach/airflow/dbt_tasks.py``); after
     each of its dbt commands, merge the model results (``DbtNodeResult``) into ``build.json``,
     the latest result of a model winning (a model task retried alone replaces its entry), and
     keep ``build.error.json`` naming the models that failed, removed once none has. ``seconds``:
     how long the dbt command took, added to the build stage's time."""
-    from outreach import progress
+    from outreach.pipeline import progress
 
     run_dir = ctx.report_dir(settings)
     if seconds is not None:
@@ -347,8 +348,8 @@ def record_build_failure(settings: Settings, ctx: RunContext, error: str) -> Non
 def python_checks(settings: Settings, ctx: RunContext, tests: list):
     """GX and the Python checks of the build file, given the dbt tests' results: the report
     the gate decides on (nothing recorded yet)."""
-    from outreach.checks import run_checks
-    from outreach.publish import baseline_for
+    from outreach.checks.gate import run_checks
+    from outreach.pipeline.publish import baseline_for
 
     return run_checks(
         settings.build_db,
@@ -361,14 +362,14 @@ def python_checks(settings: Settings, ctx: RunContext, tests: list):
 
 def record_python_checks(settings: Settings, ctx: RunContext, report) -> None:
     """The checks' findings and this as-of date's history rows, into the build file."""
-    from outreach.checks import record_checks, record_history
+    from outreach.checks.gate import record_checks, record_history
 
     record_checks(settings.build_db, report, ctx.as_of, ctx.run_id)
     record_history(settings.build_db, report, ctx.as_of, ctx.run_id)
 
 
 def check(settings: Settings, ctx: RunContext) -> dict:
-    from outreach import dbt_runner, progress
+    from outreach.pipeline import dbt_runner, progress
 
     with (
         _recorded(settings, ctx, "check"),
@@ -410,8 +411,8 @@ def check(settings: Settings, ctx: RunContext) -> dict:
 
 
 def publish(settings: Settings, ctx: RunContext) -> dict:
-    from outreach import build_state, progress
-    from outreach.publish import publish as do_publish
+    from outreach.pipeline import build_state, progress
+    from outreach.pipeline.publish import publish as do_publish
 
     run_dir = ctx.report_dir(settings)
     with _recorded(settings, ctx, "publish"), timings.timed(run_dir, "publish"):
@@ -506,16 +507,16 @@ def read_late_reports(db: Path) -> list[dict]:
 
 
 def report(settings: Settings, ctx: RunContext, failed_tasks: list[str] | None = None) -> dict:
-    """The run report (``outreach.report``), the return and follow-up workbooks, whatever
+    """The run report (``outreach.outputs.run_report``), the return and follow-up workbooks, whatever
     happened before. ``failed_tasks``: the Airflow tasks of this run that failed, so that one
     that died without recording its error is still named."""
     import shutil
     import time
 
-    from outreach.feedback import write_feedback
-    from outreach.followup import write_followups
-    from outreach.publish import publication_info
-    from outreach.report import build_run_json, write_report
+    from outreach.outputs.followup_lists import write_followups
+    from outreach.outputs.return_lists import write_feedback
+    from outreach.outputs.run_report import build_run_json, write_report
+    from outreach.pipeline.publish import publication_info
 
     started = time.perf_counter()
     run_dir = ctx.report_dir(settings)

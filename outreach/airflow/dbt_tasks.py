@@ -35,8 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from outreach import dbt_runner
-from outreach.airflow_env import WRITER_POOL
+from outreach.airflow.embedded import WRITER_POOL
+from outreach.pipeline import dbt_runner
 from outreach.settings import DBT_PROJECT_DIR
 
 GROUP_ID = "build"
@@ -62,7 +62,7 @@ def check_manifest(manifest: Path | None = None) -> Path:
 
 
 def _run_context(context: Any, run_task_id: str):
-    from outreach.context import RunContext
+    from outreach.pipeline.context import RunContext
 
     return RunContext.from_xcom(context["ti"].xcom_pull(task_ids=run_task_id))
 
@@ -83,7 +83,7 @@ def set_run_time_config(context: Any, operator: Any, *, run_task_id: str) -> Non
 def record_results(project_dir: str, *, context: Any, run_task_id: str) -> None:
     """Cosmos callback, called after each dbt command with its (temporary) project folder:
     merge its model results into ``reports/<run id>/build.json``."""
-    from outreach import stages
+    from outreach.pipeline import stages
     from outreach.settings import load_settings
 
     results = dbt_runner.read_results(Path(project_dir) / "target")
@@ -99,7 +99,7 @@ def record_results(project_dir: str, *, context: Any, run_task_id: str) -> None:
 def record_failure(context: Any, *, run_task_id: str) -> None:
     """A task of the group failed for good: make sure the report names the build as a reason,
     also when dbt failed before writing any result (``record_results`` names failed models)."""
-    from outreach import stages
+    from outreach.pipeline import stages
     from outreach.settings import load_settings
 
     exc = context.get("exception")
@@ -137,7 +137,7 @@ def build_task_group(
     # open() loads every Airflow plugin first: half a second of the DAG's parse time. The
     # manifest is a local file, and every use cosmos makes of it works on a pathlib.Path.
     project.manifest_path = manifest
-    from outreach.cosmos_watch import adopt
+    from outreach.airflow.cosmos_watch import adopt
 
     # adopt: a cleared run builds again in one dbt command, not one per model (cosmos_watch.py)
     group = DbtTaskGroup(

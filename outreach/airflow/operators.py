@@ -10,11 +10,11 @@ from airflow.sdk import BaseSensorOperator
 
 
 class ClaimWarehouse(BaseSensorOperator):
-    """Done once this DAG run holds the run lease (``outreach.lease``); while another live run
+    """Done once this DAG run holds the run lease (``outreach.airflow.lease``); while another live run
     holds it, waits in ``reschedule`` mode, without taking a worker slot."""
 
     def poke(self, context) -> bool:
-        from outreach import stages
+        from outreach.pipeline import stages
         from outreach.settings import load_settings
 
         return stages.claim(load_settings(), context)

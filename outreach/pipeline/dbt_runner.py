@@ -1,7 +1,7 @@
 """Run dbt (build, test, parse) against the build file, each time in a child process.
 
 Also owns the prebuilt manifest (``dbt_project/target/manifest.json``) from which the DAG renders
-one Airflow task per model (``outreach/dbt_airflow.py``): ``build_manifest`` writes it with
+one Airflow task per model (``outreach/airflow/dbt_tasks.py``): ``build_manifest`` writes it with
 ``dbt parse``, ``manifest_stale_reason`` says whether a file of the project is newer than it.
 Nothing here imports dbt: it is safe to import while Airflow parses the DAG file.
 """

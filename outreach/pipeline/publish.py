@@ -5,7 +5,7 @@ that file for writing: a new file is built next to it, checkpointed and closed, 
 it. Readers that already had the old file open keep reading it; new readers get the new one.
 The published file holds the marts only: no raw schema, no personal data. Beside schema
 ``marts`` it has schema ``marts_cn``: a view per mart with Chinese table and column names for
-BI tools (``outreach/marts_cn.py``), created before the checkpoint.
+BI tools (``outreach/pipeline/marts_cn.py``), created before the checkpoint.
 
 History: every publish also keeps its file as ``published/history/<as-of date>.duckdb`` (a rerun
 of the same date replaces it, atomically). ``published/outreach.duckdb`` is the newest as-of date
@@ -33,11 +33,11 @@ from pathlib import Path
 
 import duckdb
 
-from outreach import marts_cn
-from outreach.checks import mart_tables
+from outreach.checks.gate import mart_tables
+from outreach.pipeline import marts_cn
 from outreach.settings import DUCKDB_MEMORY_LIMIT
 
-log = logging.getLogger("outreach.publish")
+log = logging.getLogger("outreach.pipeline.publish")
 
 KEEP_PARQUET_RUNS = 3
 MANIFEST = "_manifest.json"

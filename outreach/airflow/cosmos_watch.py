@@ -1,6 +1,6 @@
 """How the build group's tasks behave when a DAG run is cleared and run again.
 
-Cosmos' watcher mode (``outreach/dbt_airflow.py``) treats every attempt after the first as a
+Cosmos' watcher mode (``outreach/airflow/dbt_tasks.py``) treats every attempt after the first as a
 *retry*: the producer skips itself ("does not support Airflow retries") and each model task runs
 ``dbt run --select <model>`` on its own. For one failed model that is right. For a whole run
 cleared and run again (the README's "rerun one night", ``airflow backfill create

@@ -36,11 +36,11 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from outreach.dashboard.data import TALK_RANKS, quarter_bounds, rule_label
-from outreach.followup import quarter_label
-from outreach.publish import history_path, publication_info
-from outreach.report import HEADLINE_LABELS, OBLIGATION_LABELS
+from outreach.outputs.followup_lists import quarter_label
+from outreach.outputs.run_report import HEADLINE_LABELS, OBLIGATION_LABELS
+from outreach.outputs.workbook import HEADER, safe_workbook
+from outreach.pipeline.publish import history_path, publication_info
 from outreach.settings import Settings
-from outreach.xlsx_style import HEADER, safe_workbook
 
 UNKNOWN_TOWNSHIP = "县级（未落到乡镇）"
 WAN = Decimal(10000)  # 万元: money stays Decimal to the fen until it is written

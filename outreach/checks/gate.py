@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from ingest import pii
-from outreach.dbt_runner import DbtNodeResult
+from outreach.pipeline.dbt_runner import DbtNodeResult
 
 # An ID or a mobile number in any spelling: ingest.pii owns the patterns (the dbt macro
 # scrub_pii masks exactly what they find), and the scan reads every text column of the build

@@ -27,8 +27,8 @@ from ingest.discover import PROVIDER_NAMES
 from ingest.pii import mask_text
 from ingest.registry import DatasetSpec, load_registry, match_header_cell
 from ingest.senders import Sender, sender_of
+from outreach.outputs.workbook import safe_workbook
 from outreach.settings import PROGRAMME_START
-from outreach.xlsx_style import safe_workbook
 
 UNKNOWN_PROVIDER_FILE = "unknown"
 

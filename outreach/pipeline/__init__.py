@@ -1,0 +1,3 @@
+"""The night's stages with no Airflow in them: what one run knows (context), ingest and build
+state, dbt runs, the publish step and its Chinese views, progress lines and timings, and the
+rotation of the PII key. The DAG's tasks and ``outreach run`` call ``pipeline.stages``."""
