@@ -1,4 +1,4 @@
-"""RULES.md's headline table: the article's exact figures for 保亭县, 2012 to mid-2014.
+"""docs/RULES.md's headline table: the article's exact figures for 保亭县, 2012 to mid-2014.
 
 enterprise_problems_solved is not here: the article says "130多件" (130 or more).
 """

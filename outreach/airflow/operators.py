@@ -10,7 +10,7 @@ from airflow.sdk import BaseSensorOperator
 
 
 class ClaimWarehouse(BaseSensorOperator):
-    """Done once this DAG run holds the run lease (``outreach.airflow.lease``); while another live run
+    """Done once this DAG run holds the run lease (``outreach.pipeline.lease``); while another live run
     holds it, waits in ``reschedule`` mode, without taking a worker slot."""
 
     def poke(self, context) -> bool:

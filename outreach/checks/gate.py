@@ -144,7 +144,7 @@ def emptied_marts(con: duckdb.DuckDBPyConnection, published: Path) -> list[Check
     emptied = []
     for table, count in sorted(before.items()):
         # an obligation table may rightly empty (every cadre visited, every branch met):
-        # RULES.md says flags never block, so only the other marts are guarded
+        # docs/RULES.md says flags never block, so only the other marts are guarded
         if count == 0 or table in PUBLISH_ONLY_TABLES or table in OBLIGATION_TABLES:
             continue
         if (

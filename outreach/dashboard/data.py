@@ -4,7 +4,7 @@ Each function takes the path of the published file (``settings.published_db``) a
 sidebar's :class:`Filters`, and returns a small pandas DataFrame (or dict). Every query opens
 the file read-only and closes it before returning: the night run renames a new file over it
 (``outreach/pipeline/publish.py``), and a connection held open would keep showing the old file. Only
-the ``marts`` schema is read, and only tables named in the contract (RULES.md) plus
+the ``marts`` schema is read, and only tables named in the contract (docs/RULES.md) plus
 ``marts.publication``. Households appear by code and masked ID only, as in the follow-up lists.
 """
 
@@ -23,7 +23,7 @@ from outreach.outputs.run_report import HEADLINE_LABELS, OBLIGATION_LABELS, RULE
 
 UNKNOWN_TOWNSHIP = "未知乡镇"
 
-# The seed article's figures for 保亭县, 2012 to mid-2014 (RULES.md, "Headline figures"):
+# The seed article's figures for 保亭县, 2012 to mid-2014 (docs/RULES.md, "Headline figures"):
 # metric -> (figure, as the article words it, whether the article says "or more").
 ARTICLE_FIGURES: dict[str, tuple[int, str, bool]] = {
     "cadres_talked": (186, "186人", False),
@@ -48,7 +48,7 @@ SEVERITY_LABELS = {
     "warning": "警告（报送问题）",
     "finding": "履职提醒（义务未完成）",
 }
-TALK_RANKS = ("正科", "副科", "一般干部")  # RULES.md: who must be talked with every year
+TALK_RANKS = ("正科", "副科", "一般干部")  # docs/RULES.md: who must be talked with every year
 
 
 class NotPublished(RuntimeError):

@@ -1,6 +1,6 @@
 """Calendar helpers shared by the demo truth: quarters, the 30-day rule, last Fridays, Excel serials.
 
-The 30-day rule (RULES.md, quarterly visit) lives here once: ``owed_quarters``.
+The 30-day rule (docs/RULES.md, quarterly visit) lives here once: ``owed_quarters``.
 """
 
 from __future__ import annotations

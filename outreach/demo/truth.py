@@ -1,7 +1,7 @@
 """The demo's truth: clean records of every entity, generated from a seed.
 
 Nothing here knows about spreadsheets. ``build_truth`` returns a :class:`Truth`; the figures the
-demo promises (RULES.md headlines, planted findings) are computed from it by
+demo promises (docs/RULES.md headlines, planted findings) are computed from it by
 :func:`headlines` (:func:`headlines_as_of` for any other as-of date, as a backfill restates it)
 and the ``missed_*`` functions, never typed in by hand. ``TARGETS`` holds the
 article's figures that the generator aims at; ``build_truth`` checks that it hit them.
@@ -371,7 +371,7 @@ def org_cadre_pairing_load(cadres: list[Cadre], pairings: list[Pairing], as_of: 
 
 
 def headlines(t: Truth) -> dict[str, int | float]:
-    """RULES.md headline metrics computed from the truth, on the demo's as-of date."""
+    """docs/RULES.md headline metrics computed from the truth, on the demo's as-of date."""
     return headlines_as_of(t, t.as_of)
 
 
@@ -388,7 +388,7 @@ def matter_done_by(m: Matter, as_of: dt.date) -> bool:
 
 
 def headlines_as_of(t: Truth, as_of: dt.date) -> dict[str, int | float]:
-    """RULES.md headline metrics as the warehouse reports them for ``as_of`` (a backfill restates
+    """docs/RULES.md headline metrics as the warehouse reports them for ``as_of`` (a backfill restates
     any earlier date from the records as they stand now): "computed from the facts for
     everything up to the as-of date", each record counted from its own date:
 

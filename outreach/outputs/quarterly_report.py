@@ -616,7 +616,7 @@ def _projects(r: _Reader) -> Sheet:
     )
 
 
-# A matter is done on the as-of date when 已办结 and closed by then (RULES.md; a 已办结 matter
+# A matter is done on the as-of date when 已办结 and closed by then (docs/RULES.md; a 已办结 matter
 # without a closing date counts from the day it was raised), as marts.program_headlines counts.
 _DONE = "status = '已办结' and coalesce(closed_on, raised_on) <= $as_of"
 

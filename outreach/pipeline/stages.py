@@ -120,10 +120,9 @@ def _run_ids(context: dict) -> tuple[str, str]:
 
 
 def claim(settings: Settings, context: dict) -> bool:
-    """Claim the build file for this DAG run (``outreach.airflow.lease``); False while another live run
+    """Claim the build file for this DAG run (``outreach.pipeline.lease``); False while another live run
     holds it, so the claiming sensor waits and tries again."""
-    from outreach.airflow import lease
-    from outreach.pipeline import progress
+    from outreach.pipeline import lease, progress
 
     def is_running(dag_id: str, run_id: str) -> bool:
         count = context["ti"].get_dr_count(dag_id, run_ids=[run_id], states=["queued", "running"])
@@ -150,7 +149,7 @@ def failed_tasks(context: dict) -> list[str]:
 
 
 def release(settings: Settings, context: dict) -> None:
-    from outreach.airflow import lease
+    from outreach.pipeline import lease
 
     lease.release(settings.home, *_run_ids(context))
 

@@ -4,7 +4,7 @@ Each ```sql block of the README's analyst section whose first line is ``-- qNN``
 stands on a read-only connection, on the demo's published file (as of 2014-06-30) and on the
 history file of a backfilled quarter end (2014-03-31), and its answer is compared with the same
 question answered from the demo's truth (``outreach.demo``: the generator's clean records and
-RULES.md's rules), never from SQL. So the README and the test cannot drift apart, and a query
+docs/RULES.md's rules), never from SQL. So the README and the test cannot drift apart, and a query
 that forgets the as-of date fails on the backfilled file, which holds later facts too.
 """
 

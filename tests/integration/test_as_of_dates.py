@@ -6,7 +6,7 @@ order (a mid-quarter date, then the end of the programme's first quarter, when h
 teams had not arrived yet) and the mid-quarter date is run again: only dbt and the checks
 rerun, through the same stage functions the DAG calls. Each date's ``marts.program_headlines``
 must equal ``headlines_as_of(truth, date)``, computed from the demo's truth records and
-RULES.md, not from the SQL; the earlier dates must pass the gate (rows dated after the as-of
+docs/RULES.md, not from the SQL; the earlier dates must pass the gate (rows dated after the as-of
 date are later data, not errors) and leave the analysts' current file on 2014-06-30.
 """
 

@@ -5,7 +5,7 @@ different hash seed, for the determinism test). Every data row of every file is 
 with python-calamine / csv and decoded by the small reference reader below, which resolves the
 mess the contract lists (title rows, merged cells, 同上, units, date and boolean spellings, ...).
 The decoded rows must equal the truth records they were rendered from, and the headline figures
-computed from the decoded rows must equal RULES.md's.
+computed from the decoded rows must equal docs/RULES.md's.
 """
 
 from __future__ import annotations

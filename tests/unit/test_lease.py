@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 
-from outreach.airflow import lease
+from outreach.pipeline import lease
 
 
 def _alive(*_):

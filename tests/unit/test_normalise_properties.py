@@ -1,6 +1,6 @@
 """Cell normalisers under property tests (issue 3, item 8).
 
-Every spelling the contract accepts (SPREADSHEETS.md, "Cell values") round-trips to exactly the
+Every spelling the contract accepts (docs/CONTRACT.md, "Cell values") round-trips to exactly the
 value it spells; everything else is a ``Problem`` with the column type's rule id, never an
 exception and never a guess. The oracles here (Excel epoch, ISO 7064 check character, 万元
 arithmetic) are written independently of ``ingest.normalise``.

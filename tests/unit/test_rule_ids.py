@@ -1,4 +1,4 @@
-"""The README's table of quarantine rules and the return lists' hints explain the same rules
+"""The contract's table of quarantine rules (docs/CONTRACT.md) and the return lists' hints explain the same rules
 (the broken-file, corpus and untrusted-sender tests check that every rule they meet has a hint),
 so a sender never reads a rule nobody explained."""
 
@@ -10,8 +10,8 @@ from outreach.outputs.return_lists import FILE_HINTS, ROW_HINTS
 from outreach.settings import PROJECT_ROOT
 
 
-def _readme_rules() -> set[str]:
-    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+def _contract_rules() -> set[str]:
+    text = (PROJECT_ROOT / "docs" / "CONTRACT.md").read_text(encoding="utf-8")
     table = text.split("What a file or row is quarantined for", 1)[1].split("\n\n", 2)[1]
     return {
         rule
@@ -21,5 +21,5 @@ def _readme_rules() -> set[str]:
     }
 
 
-def test_the_readme_table_and_the_return_lists_explain_the_same_rules():
-    assert _readme_rules() == set(FILE_HINTS) | set(ROW_HINTS)
+def test_the_contracts_table_and_the_return_lists_explain_the_same_rules():
+    assert _contract_rules() == set(FILE_HINTS) | set(ROW_HINTS)

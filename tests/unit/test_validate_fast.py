@@ -82,7 +82,7 @@ def test_the_demo_inbox_validates_the_same_on_both_paths(demo_sheets, arrived_on
     assert sum(sum(a.skipped.values()) for a in accounts) > 0
 
 
-# Every spelling the normalisers accept (tests/unit/test_normalise*.py, SPREADSHEETS.md "Cell
+# Every spelling the normalisers accept (tests/unit/test_normalise*.py, docs/CONTRACT.md "Cell
 # values") and a few of each kind they reject, by column type.
 _GOOD_ID = "46902919800101002" + resident_id_check_char("46902919800101002")
 MESSY = {

@@ -1,5 +1,5 @@
 -- One row per village known under its township. Villages are learned from the households and
--- work_teams sheets (SPREADSHEETS.md, Places); a village named anywhere else must be one of these.
+-- work_teams sheets (docs/CONTRACT.md, Places); a village named anywhere else must be one of these.
 with
 
 households as (

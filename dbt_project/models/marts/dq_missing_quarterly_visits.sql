@@ -1,4 +1,4 @@
--- One row per pairing and quarter owed a visit and not met (RULES.md, quarterly visit).
+-- One row per pairing and quarter owed a visit and not met (docs/RULES.md, quarterly visit).
 with
 
 pairing_quarters as (

@@ -1,5 +1,5 @@
 -- One row per organisation-department cadre (is_org_dept) whose number of pairings active at
--- the as-of date is not 5 (RULES.md, five households).
+-- the as-of date is not 5 (docs/RULES.md, five households).
 with
 
 cadres as (

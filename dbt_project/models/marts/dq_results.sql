@@ -1,4 +1,4 @@
--- One row per offending record and rule (RULES.md, further checks). Warnings describe what a
+-- One row per offending record and rule (docs/RULES.md, further checks). Warnings describe what a
 -- partner sent and are sent back to the sender; errors stop publishing.
 {%- set facts = [
     ('visits', 'fct_visits', 'visit_id', 'visits'),

@@ -1,4 +1,4 @@
--- One row per headline metric of RULES.md, over everything dated on or before the as-of date
+-- One row per headline metric of docs/RULES.md, over everything dated on or before the as-of date
 -- (a backfill restates an earlier date from the rows loaded now; later rows are left out).
 -- Counts use natural codes (distinct household_code, ...), never surrogate ids, so an unknown
 -- member ('-1') never folds several codes into one.

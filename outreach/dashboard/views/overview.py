@@ -26,7 +26,7 @@ if differing.empty:
 else:
     st.warning("与报道不一致：" + "、".join(differing["指标"]))
 st.caption(
-    "口径见 RULES.md“Headline figures”：截至数据日期的全部事实表；季度走访完成率 = "
+    "口径见 docs/RULES.md“Headline figures”：截至数据日期的全部事实表；季度走访完成率 = "
     "已走访的结对户季 ÷ 应走访的结对户季。"
 )
 
