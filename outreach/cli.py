@@ -55,7 +55,7 @@ def _inbox_is_empty(inbox: Path) -> bool:
 
 
 def _print_summary(run: dict) -> None:
-    from outreach.outputs.run_report import HEADLINE_LABELS, OBLIGATION_LABELS, _fmt
+    from outreach.outputs.run_report import OBLIGATION_LABELS, headline_lines
 
     print()
     print(f"as-of {run['as_of']}  run {run['run_id']}  published: {run['published']}")
@@ -69,9 +69,8 @@ def _print_summary(run: dict) -> None:
     if run.get("warehouse"):
         print(f"warehouse holds: {run['warehouse']}")
     print("\nHeadline figures (marts.program_headlines):")
-    for metric, label in HEADLINE_LABELS.items():
-        if metric in run["headlines"]:
-            print(f"  {metric:<28} {_fmt(metric, run['headlines'][metric]):>14}  {label}")
+    for metric, label, shown in headline_lines(run):
+        print(f"  {metric:<28} {shown:>14}  {label}")
     print("\nData-quality flags:")
     for table, label in OBLIGATION_LABELS.items():
         print(f"  {table:<32} {run['obligations'].get(table, 0):>6}  {label}")

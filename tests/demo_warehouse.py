@@ -32,7 +32,7 @@ from outreach.settings import load_settings
 BACKFILL_AS_OF = dt.date(2014, 3, 31)
 
 
-def _outreach_run(home: Path, *args: str) -> None:
+def _outreach_run(home: Path, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "OUTREACH_"))}
     env["OUTREACH_HOME"] = str(home)
     proc = subprocess.run(
@@ -43,22 +43,35 @@ def _outreach_run(home: Path, *args: str) -> None:
         timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return proc.stdout
 
 
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory) -> Path:
     """An OUTREACH_HOME whose published warehouse holds the demo, as of 2014-06-30."""
     home = tmp_path_factory.mktemp("demo-home")
-    _outreach_run(home, "--demo-if-empty")
+    out = _outreach_run(home, "--demo-if-empty")
+    run_output(home).write_text(out, encoding="utf-8")
     assert load_settings({"OUTREACH_HOME": str(home)}).published_db.exists()
     return home
+
+
+def run_output(home: Path) -> Path:
+    """Where ``demo_home`` keeps what ``outreach run --demo-if-empty`` printed (beside it)."""
+    return home.with_name(home.name + ".stdout")
+
+
+def copy_of(home: Path, target: Path) -> Path:
+    """A private copy of a built home (inbox, build file, published files, Airflow's metadata)
+    for a test that changes it: a night run in the copy works as in the original."""
+    shutil.copytree(home, target, symlinks=True)
+    return target
 
 
 @pytest.fixture(scope="session")
 def backfilled_home(demo_home, tmp_path_factory) -> Path:
     """A copy of ``demo_home`` after a backfill of 2014-03-31 (see the module docstring)."""
-    home = tmp_path_factory.mktemp("backfilled-home") / "home"
-    shutil.copytree(demo_home, home, symlinks=True)
+    home = copy_of(demo_home, tmp_path_factory.mktemp("backfilled-home") / "home")
     _outreach_run(home, "--as-of", BACKFILL_AS_OF.isoformat())
     assert (home / "published" / "history" / f"{BACKFILL_AS_OF}.duckdb").exists()
     return home

@@ -19,36 +19,16 @@ import duckdb
 import pandas as pd
 
 from ingest.discover import PROVIDER_NAMES
-from outreach.outputs.run_report import HEADLINE_LABELS, OBLIGATION_LABELS, RULE_LABELS
+from outreach.outputs.figures import format_figure
+from outreach.outputs.run_report import OBLIGATION_LABELS, RULE_LABELS
 
 UNKNOWN_TOWNSHIP = "未知乡镇"
-
-# The seed article's figures for 保亭县, 2012 to mid-2014 (docs/RULES.md, "Headline figures"):
-# metric -> (figure, as the article words it, whether the article says "or more").
-ARTICLE_FIGURES: dict[str, tuple[int, str, bool]] = {
-    "cadres_talked": (186, "186人", False),
-    "opinions_collected": (235, "235条", False),
-    "households_visited": (1156, "1156户", False),
-    "households_paired": (873, "873户", False),
-    "funding_yuan": (5170000, "517万元", False),
-    "cooperatives": (148, "148个", False),
-    "practical_matters_done": (718, "718件", False),
-    "enterprise_problems_solved": (130, "130多件", True),
-    "branch_problems_solved": (127, "127件", False),
-    "capacity_projects": (12, "12个", False),
-    "members_transformed": (34, "34名", False),
-    "branches_upgraded": (7, "7个", False),
-    "work_teams": (62, "62支", False),
-    "villages_stationed": (62, "62个", False),
-    "cadres_stationed": (260, "260名", False),
-}
 
 SEVERITY_LABELS = {
     "error": "错误（阻止发布）",
     "warning": "警告（报送问题）",
     "finding": "履职提醒（义务未完成）",
 }
-TALK_RANKS = ("正科", "副科", "一般干部")  # docs/RULES.md: who must be talked with every year
 
 
 class NotPublished(RuntimeError):
@@ -143,35 +123,27 @@ def quarters(db: Path) -> list[str]:
 # --- headline figures ------------------------------------------------------------------------
 
 
-def format_figure(metric: str, value: float) -> str:
-    """How the dashboard prints a headline figure (and the tests look for it)."""
-    if metric == "quarterly_visit_rate":
-        return f"{value * 100:.2f}%"
-    if metric == "funding_yuan":
-        return f"{value:,.0f} 元" if float(value).is_integer() else f"{value:,.2f} 元"
-    return f"{int(value):,}"
-
-
 def headlines(db: Path) -> pd.DataFrame:
-    """marts.program_headlines beside the article: one row per metric, in the mart's order."""
-    df = query(db, "select metric, value, as_of from marts.program_headlines order by metric_order")
+    """marts.rpt_headlines: one row per metric, in the mart's order, printed by its kind, beside
+    the article's figure (the mart says whether they match)."""
+    df = query(
+        db,
+        "select metric, label, kind, value, article_text, matches_article "
+        "from marts.rpt_headlines order by metric_order",
+    )
     rows = []
-    for metric, value in zip(df["metric"], df["value"].astype(float), strict=True):
-        article = ARTICLE_FIGURES.get(metric)
-        if article is None:
-            verdict = "文章未报告"
-        elif article[2]:
-            verdict = "一致" if value >= article[0] else "不一致"
-        else:
-            verdict = "一致" if value == article[0] else "不一致"
+    for r in df.itertuples(index=False):
+        value = float(r.value)
+        matches = None if pd.isna(r.matches_article) else bool(r.matches_article)
         rows.append(
             {
-                "metric": metric,
-                "指标": HEADLINE_LABELS.get(metric, metric),
-                "仓库数值": format_figure(metric, value),
-                "文章数值": article[1] if article else "—",
-                "对照": verdict,
+                "metric": r.metric,
+                "指标": r.label,
+                "仓库数值": format_figure(r.kind, value),
+                "文章数值": r.article_text if isinstance(r.article_text, str) else "—",
+                "对照": "文章未报告" if matches is None else ("一致" if matches else "不一致"),
                 "value": value,
+                "kind": r.kind,
             }
         )
     return pd.DataFrame(rows)
@@ -202,23 +174,27 @@ _PAIRING_QUARTERS = f"""
 
 
 def visit_coverage(db: Path, f: Filters) -> pd.DataFrame:
-    """Township × quarter: pairing-quarters owed, met, missed and the rate met ÷ owed."""
-    where, params = _where(f, township="township_name", quarter="quarter", provider="provider")
+    """Township × quarter: pairing-quarters owed, met, missed and the rate met ÷ owed, as
+    marts.rpt_visit_coverage has them. Pairings come from townships only (their providers in
+    ingest/registry.yml): another provider chosen in the sidebar owes no visit."""
+    from ingest.registry import load_registry
+
+    where, params = _where(f, township="township_name", quarter="quarter")
+    if f.provider and f.provider not in load_registry()["pairings"].providers:
+        where, params = "false", []
     return query(
         db,
         f"""
-        with pq as ({_PAIRING_QUARTERS})
         select
             township_name,
-            min(township_code) as township_code,
+            township_code,
             quarter,
-            count(*) as owed,
-            count(*) filter (where is_met) as met,
-            count(*) filter (where not is_met) as missed,
-            count(*) filter (where is_met) / count(*) as rate
-        from pq
+            pairing_quarters_owed as owed,
+            pairing_quarters_met as met,
+            pairing_quarters_missed as missed,
+            visit_rate as rate
+        from marts.rpt_visit_coverage
         where {where}
-        group by township_name, quarter
         order by township_code, quarter
         """,
         params,
@@ -539,47 +515,23 @@ def matters_days_to_close(db: Path, f: Filters) -> pd.DataFrame:
 
 
 def talks_by_year(db: Path) -> pd.DataFrame:
-    """Per year of talks: the roster's cadres who must be talked with, how many were, talks,
-    opinions, and the missed ones flagged in marts.dq_missing_annual_talks (a year is owed only
-    once it has ended by the as-of date)."""
-    ranks = ", ".join(f"'{r}'" for r in TALK_RANKS)
+    """Per year of talks, as marts.rpt_talk_coverage has it: the roster's cadres who must be
+    talked with, how many were, talks, opinions, and the missed ones (dq_missing_annual_talks;
+    a year is owed only once it has ended by the as-of date)."""
     return query(
         db,
-        f"""
-        with roster as (
-            select cadre_id from marts.dim_cadres
-            where on_county_roster and rank in ({ranks})
-        ),
-        years as (
-            select
-                talk_year as year,
-                count(*) as talks,
-                count(distinct cadre_id) as cadres_talked,
-                sum(opinion_count) as opinions
-            from marts.fct_talks group by 1
-        ),
-        roster_talked as (
-            select t.talk_year as year, count(distinct t.cadre_id) as n
-            from marts.fct_talks as t join roster using (cadre_id) group by 1
-        ),
-        missed as (select year, count(*) as n from marts.dq_missing_annual_talks group by 1),
-        as_of as (select max(as_of) as as_of from marts.publication)
+        """
         select
-            years.year as 年度,
-            years.talks as 约谈次数,
-            years.cadres_talked as 约谈干部数,
-            years.opinions as 收集意见条数,
-            (select count(*) from roster) as 应谈干部数,
-            coalesce(roster_talked.n, 0) as 应谈已谈,
-            case when make_date(years.year, 12, 31) <= as_of.as_of
-                then coalesce(missed.n, 0) end as 未约谈干部数,
-            round(100.0 * coalesce(roster_talked.n, 0) / (select count(*) from roster), 2)
-                as "覆盖率（%）",
-            make_date(years.year, 12, 31) <= as_of.as_of as 年度已结束
-        from years
-        cross join as_of
-        left join roster_talked using (year)
-        left join missed using (year)
+            year as 年度,
+            talks as 约谈次数,
+            cadres_talked as 约谈干部数,
+            opinions_collected as 收集意见条数,
+            cadres_due as 应谈干部数,
+            cadres_due_talked as 应谈已谈,
+            cadres_missed as 未约谈干部数,
+            round(100.0 * talk_coverage, 2) as "覆盖率（%）",
+            year_ended as 年度已结束
+        from marts.rpt_talk_coverage
         order by 年度
         """,
     )

@@ -35,9 +35,9 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from outreach.dashboard.data import TALK_RANKS, quarter_bounds, rule_label
+from outreach.dashboard.data import quarter_bounds, rule_label
 from outreach.outputs.followup_lists import quarter_label
-from outreach.outputs.run_report import HEADLINE_LABELS, OBLIGATION_LABELS
+from outreach.outputs.run_report import OBLIGATION_LABELS
 from outreach.outputs.workbook import HEADER, safe_workbook
 from outreach.pipeline.publish import history_path, publication_info
 from outreach.settings import Settings
@@ -201,94 +201,37 @@ class _Reader:
         return self.rows(sql)[0][0]
 
 
-def _headline_kind(metric: str) -> str:
-    return {"quarterly_visit_rate": "pct", "funding_yuan": "money"}.get(metric, "int")
+# marts.rpt_headlines.kind -> the cell format of this workbook
+_CELL_KINDS = {"count": "int", "money": "money", "rate": "pct"}
 
 
 def _overview(r: _Reader, quarter: str) -> Sheet:
-    headlines = r.rows("select metric, value from marts.program_headlines order by metric_order")
+    headlines = r.rows("select label, kind, value from marts.rpt_headlines order by metric_order")
     cumulative = Table(
         "headlines",
         "累计成效（活动开展以来至统计截止日）",
         ["指标", "数值"],
         ["text", "mixed"],
-        [
-            [HEADLINE_LABELS.get(m, m), int(v) if _headline_kind(m) == "int" else v]
-            for m, v in headlines
-        ],
-        note="数值取自 marts.program_headlines（统计截止日的成效指标）。",
-        row_kinds=[_headline_kind(m) for m, _ in headlines],
+        [[label, int(v) if kind == "count" else v] for label, kind, v in headlines],
+        note="数值取自 marts.rpt_headlines（统计截止日的成效指标）。",
+        row_kinds=[_CELL_KINDS[kind] for _, kind, _ in headlines],
     )
 
     previous = previous_quarter(quarter)
+    # (label, cell kind, column of marts.rpt_quarter_kpis)
     measures = [
-        (
-            "走访次数",
-            "int",
-            "select count(*) from marts.fct_visits where visit_date between {s} and {e}",
-        ),
-        (
-            "走访农户（户）",
-            "int",
-            "select count(distinct household_code) from marts.fct_visits "
-            "where visit_date between {s} and {e}",
-        ),
-        (
-            "应走访户季（结对×季度）",
-            "int",
-            "select count(*) from marts.fct_pairing_quarters where quarter = {q}",
-        ),
-        (
-            "已走访户季",
-            "int",
-            "select count(*) filter (where is_met) from marts.fct_pairing_quarters "
-            "where quarter = {q}",
-        ),
-        (
-            "季度走访完成率",
-            "pct",
-            "select count(*) filter (where is_met) / nullif(count(*), 0) "
-            "from marts.fct_pairing_quarters where quarter = {q}",
-        ),
-        (
-            "到位帮扶资金（元）",
-            "money",
-            "select coalesce(sum(amount_yuan), 0) from marts.fct_funding "
-            "where funded_on between {s} and {e}",
-        ),
-        (
-            "新开工帮扶项目（个）",
-            "int",
-            "select count(*) from marts.fct_projects where started_on between {s} and {e}",
-        ),
-        (
-            "一月一议提出事项（件）",
-            "int",
-            "select count(*) from marts.fct_matters where raised_on between {s} and {e}",
-        ),
-        (
-            "一月一议办结事项（件）",
-            "int",
-            "select count(*) from marts.fct_matters where status = '已办结' "
-            "and closed_on between {s} and {e}",
-        ),
-        (
-            "拉家常约谈（次）",
-            "int",
-            "select count(*) from marts.fct_talks where talk_date between {s} and {e}",
-        ),
-        (
-            "收集意见建议（条）",
-            "int",
-            "select coalesce(sum(opinion_count), 0) from marts.fct_talks "
-            "where talk_date between {s} and {e}",
-        ),
-        (
-            "支部组织生活（次，实到人数大于0）",
-            "int",
-            "select count(*) from marts.fct_branch_activities where present_count > 0 "
-            "and activity_date between {s} and {e}",
-        ),
+        ("走访次数", "int", "visits"),
+        ("走访农户（户）", "int", "households_visited"),
+        ("应走访户季（结对×季度）", "int", "pairing_quarters_owed"),
+        ("已走访户季", "int", "pairing_quarters_met"),
+        ("季度走访完成率", "pct", "visit_rate"),
+        ("到位帮扶资金（元）", "money", "funding_yuan"),
+        ("新开工帮扶项目（个）", "int", "projects_started"),
+        ("一月一议提出事项（件）", "int", "matters_raised"),
+        ("一月一议办结事项（件）", "int", "matters_closed"),
+        ("拉家常约谈（次）", "int", "talks"),
+        ("收集意见建议（条）", "int", "opinions_collected"),
+        ("支部组织生活（次，实到人数大于0）", "int", "branch_activities_held"),
     ]
     this = Table(
         "quarter",
@@ -299,11 +242,18 @@ def _overview(r: _Reader, quarter: str) -> Sheet:
         note="按各项记录自身的日期计入季度（走访日期、到位日期、开工日期、提出日期、办结日期）。",
         row_kinds=[kind for _, kind, _ in measures],
     )
-    for label, _, sql in measures:
-        values = []
-        for q, s, e in ((quarter, "$qs", "$qe"), (previous, "$pqs", "$pqe")):
-            values.append(r.one(sql.format(q=f"'{q}'", s=s, e=e)))
-        this.rows.append([label, *values])
+    columns = ", ".join(column for _, _, column in measures)
+    kpis = {
+        q: values
+        for q, *values in r.rows(
+            f"select quarter, {columns} from marts.rpt_quarter_kpis "
+            f"where quarter in ('{quarter}', '{previous}')"
+        )
+    }
+    # a quarter before the programme's first has no row: nothing happened in it
+    empty = [None if kind == "pct" else 0 for _, kind, _ in measures]
+    for i, (label, _, _) in enumerate(measures):
+        this.rows.append([label, kpis.get(quarter, empty)[i], kpis.get(previous, empty)[i]])
 
     flags = Table(
         "obligations",
@@ -332,28 +282,14 @@ def _overview(r: _Reader, quarter: str) -> Sheet:
     )
 
 
-# One row per pairing-quarter owed, with the household's township (as the dashboard places it).
-_PAIRING_QUARTERS = f"""
-    select pq.quarter, pq.is_met, pq.household_id, pq.cadre_id,
-        coalesce(h.township_name, '{UNKNOWN_TOWNSHIP}') as township_name,
-        coalesce(h.township_code, '999') as township_code
-    from marts.fct_pairing_quarters as pq
-    left join marts.dim_households as h using (household_id)
-"""
-
-
 def _coverage(r: _Reader, quarter: str) -> Sheet:
     quarters = [
         row[0]
         for row in r.rows("select distinct quarter from marts.fct_pairing_quarters order by 1")
     ]
     cells = r.rows(
-        f"""
-        with pq as ({_PAIRING_QUARTERS})
-        select township_name, min(township_code), quarter,
-            count(*) filter (where is_met) / count(*) as rate
-        from pq group by township_name, quarter order by 2, 3
-        """
+        "select township_name, township_code, quarter, visit_rate "
+        "from marts.rpt_visit_coverage order by township_code, quarter"
     )
     by_township: dict[str, dict[str, float]] = {}
     for township, _, q, rate in cells:
@@ -374,12 +310,10 @@ def _coverage(r: _Reader, quarter: str) -> Sheet:
         ["text", "int", "int", "int", "int", "pct"],
         r.rows(
             f"""
-            with pq as ({_PAIRING_QUARTERS})
-            select township_name, count(distinct household_id), count(*),
-                count(*) filter (where is_met), count(*) filter (where not is_met),
-                count(*) filter (where is_met) / count(*)
-            from pq where quarter = '{quarter}'
-            group by township_name order by min(township_code)
+            select township_name, households_paired, pairing_quarters_owed,
+                pairing_quarters_met, pairing_quarters_missed, visit_rate
+            from marts.rpt_visit_coverage where quarter = '{quarter}'
+            order by township_code
             """
         ),
     )
@@ -393,9 +327,10 @@ def _coverage(r: _Reader, quarter: str) -> Sheet:
             [quarter_label(q), *rest]
             for q, *rest in r.rows(
                 """
-                select quarter, count(*), count(*) filter (where is_met),
-                    count(*) filter (where not is_met), count(*) filter (where is_met) / count(*)
-                from marts.fct_pairing_quarters group by quarter order by quarter
+                select quarter, sum(pairing_quarters_owed)::bigint,
+                    sum(pairing_quarters_met)::bigint, sum(pairing_quarters_missed)::bigint,
+                    sum(pairing_quarters_met) / sum(pairing_quarters_owed)
+                from marts.rpt_visit_coverage group by quarter order by quarter
                 """
             )
         ],
@@ -674,7 +609,6 @@ def _matters(r: _Reader) -> Sheet:
 
 
 def _talks(r: _Reader) -> Sheet:
-    ranks = ", ".join(f"'{rank}'" for rank in TALK_RANKS)
     years = Table(
         "talks_year",
         "拉家常约谈按年度",
@@ -692,28 +626,10 @@ def _talks(r: _Reader) -> Sheet:
         [
             [f"{y}年", *rest]
             for y, *rest in r.rows(
-                f"""
-                with roster as (
-                    select cadre_id from marts.dim_cadres
-                    where on_county_roster and rank in ({ranks})
-                ),
-                talks as (select * from marts.fct_talks where talk_date <= $as_of),
-                years as (
-                    select talk_year as year, count(*) as talks,
-                        count(distinct cadre_code) as cadres, sum(opinion_count) as opinions
-                    from talks group by 1
-                ),
-                talked as (
-                    select talk_year as year, count(distinct cadre_id) as n
-                    from talks join roster using (cadre_id) group by 1
-                ),
-                missed as (select year, count(*) as n from marts.dq_missing_annual_talks group by 1)
-                select years.year, talks, cadres, opinions, (select count(*) from roster),
-                    coalesce(talked.n, 0),
-                    case when make_date(years.year, 12, 31) <= $as_of then coalesce(missed.n, 0) end,
-                    coalesce(talked.n, 0) / (select count(*) from roster)
-                from years left join talked using (year) left join missed using (year)
-                order by years.year
+                """
+                select year, talks, cadres_talked, opinions_collected, cadres_due,
+                    cadres_due_talked, cadres_missed, talk_coverage
+                from marts.rpt_talk_coverage order by year
                 """
             )
         ],

@@ -12,25 +12,8 @@ from pathlib import Path
 
 from ingest.discover import PROVIDER_NAMES
 from ingest.pii import mask_text
+from outreach.outputs.figures import format_figure
 
-HEADLINE_LABELS = {
-    "cadres_talked": "约谈干部（人）",
-    "opinions_collected": "收集意见建议（条）",
-    "households_visited": "走访农户（户）",
-    "households_paired": "结对帮扶农户（户）",
-    "funding_yuan": "筹措资金（元）",
-    "cooperatives": "专业合作社（个）",
-    "practical_matters_done": "办结实事（件）",
-    "enterprise_problems_solved": "解决企业诉求（件）",
-    "branch_problems_solved": "解决支部难题（件）",
-    "capacity_projects": "造血型项目（个）",
-    "members_transformed": "转化后进党员（人）",
-    "branches_upgraded": "晋位升级支部（个）",
-    "work_teams": "驻村工作队（支）",
-    "villages_stationed": "驻村覆盖行政村（个）",
-    "cadres_stationed": "驻村干部（人）",
-    "quarterly_visit_rate": "季度走访完成率",
-}
 OBLIGATION_LABELS = {
     "dq_missing_quarterly_visits": "季度未走访（结对×季度）",
     "dq_missing_annual_talks": "年度未约谈（干部×年度）",
@@ -74,6 +57,7 @@ def build_run_json(
     up_to_date: bool = False,
     timings: dict | None = None,
     failures: list[dict] | None = None,
+    headline_labels: dict[str, dict[str, str]] | None = None,
 ) -> dict:
     """``published``: this run published a new warehouse. ``up_to_date``: it did not need to:
     the gate found nothing changed since the run in ``build["reuses_run"]`` published, whose
@@ -101,6 +85,8 @@ def build_run_json(
         "checks": check_rows,
         "obligations": (checks or {}).get("obligations", {}),
         "headlines": headlines or {},
+        # metric -> {label, kind}, as marts.rpt_headlines names and prints each figure
+        "headline_labels": headline_labels or {},
         "publication": publication,
         "warehouse": warehouse or {},
         "late_reports": late_reports or [],
@@ -111,14 +97,20 @@ def build_run_json(
     }
 
 
-def _fmt(metric: str, value) -> str:
-    if value is None:
-        return "—"
-    if metric == "quarterly_visit_rate":
-        return f"{float(value) * 100:.2f}%"
-    if metric == "funding_yuan":
-        return f"{float(value):,.2f}"
-    return f"{int(value):,}"
+def headline_lines(run: dict) -> list[tuple[str, str, str]]:
+    """(metric, label, printed value) of each headline figure of a run, in the warehouse's
+    order and with its labels (``headline_labels``, from ``marts.rpt_headlines``)."""
+    labels = run.get("headline_labels") or {}
+    order = list(labels) + sorted(m for m in run["headlines"] if m not in labels)
+    return [
+        (
+            metric,
+            labels.get(metric, {}).get("label", metric),
+            format_figure(labels.get(metric, {}).get("kind"), run["headlines"][metric]),
+        )
+        for metric in order
+        if metric in run["headlines"]
+    ]
 
 
 def _published_text(run: dict) -> str:
@@ -183,9 +175,8 @@ def summary_markdown(run: dict, ingest: dict) -> str:
         "| 指标 | 数值 |",
         "|---|---|",
     ]
-    for metric, label in HEADLINE_LABELS.items():
-        if metric in run["headlines"]:
-            lines.append(f"| {label} | {_fmt(metric, run['headlines'][metric])} |")
+    for _, label, shown in headline_lines(run):
+        lines.append(f"| {label} | {shown} |")
     lines += ["", "## 履职提醒（不影响发布）", "", "| 项目 | 条数 |", "|---|---|"]
     for table, label in OBLIGATION_LABELS.items():
         lines.append(f"| {label} | {run['obligations'].get(table, 0)} |")

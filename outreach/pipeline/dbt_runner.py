@@ -145,8 +145,16 @@ def build_models(
 
 
 def run_tests(settings: Settings, as_of: dt.date) -> list[DbtNodeResult]:
-    """Data tests and unit tests; failures are returned, not raised: the gate decides."""
-    return _invoke(["test"], settings, as_of)
+    """The data tests, the night's business; failures are returned, not raised: the gate
+    decides. dbt's unit tests check the models' SQL, not the data, so they run in CI
+    (:func:`run_unit_tests`, ``tests/integration/test_dbt_unit_tests.py``), not every night."""
+    return _invoke(["test", "--select", "test_type:data"], settings, as_of)
+
+
+def run_unit_tests(settings: Settings, as_of: dt.date) -> list[DbtNodeResult]:
+    """dbt's unit tests of the models, against a built warehouse (they read its relations'
+    columns); failures are returned."""
+    return _invoke(["test", "--select", "test_type:unit"], settings, as_of)
 
 
 def _manifest_sources() -> list[Path]:

@@ -377,7 +377,7 @@ def check(settings: Settings, ctx: RunContext) -> dict:
         watch = timings.Stopwatch(parts)
         # The audit reads the build file as it is now, not as dbt left it: dq_results is
         # rebuilt and every dbt test runs here, after which GX and the Python checks follow.
-        progress.stage("checks", "rebuilding dq_results; running dbt data tests and unit tests")
+        progress.stage("checks", "rebuilding dq_results; running dbt data tests")
         dbt_runner.build_models(settings, ctx.as_of, select="dq_results")
         watch.lap("dq_results")
         tests = dbt_runner.run_tests(settings, ctx.as_of)
@@ -458,6 +458,19 @@ def read_headlines(db: Path) -> dict[str, float] | None:
             "select metric, value from marts.program_headlines order by metric"
         ).fetchall()
         return {m: (int(v) if float(v).is_integer() else float(v)) for m, v in rows}
+
+    return _query_build(db, read, None)
+
+
+def read_headline_labels(db: Path) -> dict[str, dict[str, str]] | None:
+    """metric -> {label, kind} from ``marts.rpt_headlines``: how the run report and the command
+    line name and print each figure (the warehouse defines them, not the report)."""
+
+    def read(con):
+        rows = con.execute(
+            "select metric, label, kind from marts.rpt_headlines order by metric_order"
+        ).fetchall()
+        return {m: {"label": label, "kind": kind} for m, label, kind in rows}
 
     return _query_build(db, read, None)
 
@@ -546,6 +559,7 @@ def report(settings: Settings, ctx: RunContext, failed_tasks: list[str] | None =
         ingest=ingest_data,
         checks=checks,
         headlines=read_headlines(settings.build_db),
+        headline_labels=read_headline_labels(settings.build_db),
         publication=publication_info(settings.published_db),
         warehouse=read_warehouse_totals(settings.build_db),
         late_reports=read_late_reports(settings.build_db),

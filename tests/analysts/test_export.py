@@ -38,8 +38,9 @@ from outreach.demo.truth import (
     missed_quarterly_visits,
     org_cadre_pairing_load,
 )
+from outreach.outputs.followup_lists import quarter_label
 from outreach.outputs.quarterly_report import SHEETS, UNKNOWN_TOWNSHIP
-from outreach.outputs.run_report import HEADLINE_LABELS, OBLIGATION_LABELS
+from outreach.outputs.run_report import OBLIGATION_LABELS
 from tests.demo_warehouse import BACKFILL_AS_OF
 
 QUARTER = {DEMO_AS_OF: (2014, 2), BACKFILL_AS_OF: (2014, 1)}
@@ -132,13 +133,18 @@ def test_every_sheet_is_there_in_order(report):
 
 
 def test_the_headline_figures_are_the_truth_of_the_date(report):
-    wb, as_of, _ = report
+    wb, as_of, source = report
+    con = duckdb.connect(str(source), read_only=True)
+    try:
+        labels = dict(con.execute("select metric, label from marts.rpt_headlines").fetchall())
+    finally:
+        con.close()
     _, rows = table(wb["总体情况"], "累计成效（活动开展以来至统计截止日）")
     got = by_first(rows, skip_total=False)
     expected = headlines_as_of(demo_truth(), as_of)
     assert len(got) == len(expected)
     for metric, want in expected.items():
-        value = got[HEADLINE_LABELS[metric]][0]
+        value = got[labels[metric]][0]
         if metric == "quarterly_visit_rate":
             assert value == pytest.approx(want, abs=5e-5), metric
         elif metric == "funding_yuan":
@@ -146,9 +152,9 @@ def test_the_headline_figures_are_the_truth_of_the_date(report):
         else:
             assert value == want, metric
     formats = {r[0].value: r[1].number_format for r in wb["总体情况"].iter_rows(max_col=2)}
-    assert formats[HEADLINE_LABELS["cadres_talked"]] == "#,##0"
-    assert formats[HEADLINE_LABELS["funding_yuan"]] == "#,##0.00"
-    assert formats[HEADLINE_LABELS["quarterly_visit_rate"]] == "0.0%"
+    assert formats[labels["cadres_talked"]] == "#,##0"
+    assert formats[labels["funding_yuan"]] == "#,##0.00"
+    assert formats[labels["quarterly_visit_rate"]] == "0.0%"
 
 
 def test_the_quarter_beside_the_one_before(report):
@@ -527,3 +533,120 @@ def test_the_current_date_reads_the_current_file_even_without_history(published_
     proc = _cli(home, "--as-of", DEMO_AS_OF.isoformat())
     assert proc.returncode == 0, proc.stderr
     assert (home / "reports" / "quarterly" / f"季度报告_{DEMO_AS_OF}.xlsx").exists()
+
+
+# --- one definition per figure: the dashboard, the quarterly report and the marts agree ----------
+
+
+def _facts(source: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(source), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _close(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(float(a) - float(b)) <= 5e-9
+
+
+def test_every_shown_figure_is_the_same_in_the_dashboard_the_report_and_the_facts(report):
+    """On both as-of dates (the night's and a backfilled earlier one), each figure the dashboard
+    shows and the quarterly report writes is computed a third way, straight from the facts, and
+    the three agree: headlines, visit coverage by township and quarter, talk coverage by year,
+    and the quarter's work figures."""
+    from outreach.dashboard import data
+    from outreach.outputs.quarterly_report import previous_quarter, report_quarter
+
+    wb, as_of, source = report
+    quarter = report_quarter(as_of)
+
+    # headlines: the dashboard, the report's cumulative table, the mart the facts feed
+    facts = dict(_facts(source, "select metric, value from marts.program_headlines"))
+    shown = data.headlines(source).set_index("metric")
+    labels = dict(_facts(source, "select metric, label from marts.rpt_headlines"))
+    _, rows = table(wb["总体情况"], "累计成效（活动开展以来至统计截止日）")
+    written = by_first(rows, skip_total=False)
+    assert set(shown.index) == set(facts) == set(labels)
+    for metric, value in facts.items():
+        assert _close(shown.loc[metric, "value"], value), metric
+        assert _close(written[labels[metric]][0], value), metric
+
+    # visit coverage: township × quarter, from fct_pairing_quarters and the households' townships
+    coverage = {
+        (t, q): (owed, met, rate)
+        for t, q, owed, met, rate in _facts(
+            source,
+            f"""
+            select coalesce(h.township_name, '{data.UNKNOWN_TOWNSHIP}'), pq.quarter, count(*),
+                count(*) filter (where pq.is_met), count(*) filter (where pq.is_met) / count(*)
+            from marts.fct_pairing_quarters as pq
+            left join marts.dim_households as h using (household_id)
+            group by all
+            """,
+        )
+    }
+    dash = {
+        (r.township_name, r.quarter): (r.owed, r.met, r.rate)
+        for r in data.visit_coverage(source, data.Filters()).itertuples()
+    }
+    assert set(dash) == set(coverage)
+    for key, (owed, met, rate) in dash.items():
+        assert (owed, met) == coverage[key][:2] and _close(rate, coverage[key][2]), key
+    header, rows = table(wb["走访覆盖"], f"各乡镇{quarter_label(quarter)}走访情况")
+    for township, _households, owed, met, _missed, rate in (r for r in rows if r[0] != "合计"):
+        assert (owed, met) == coverage[(township, quarter)][:2], township
+        assert _close(rate, coverage[(township, quarter)][2]), township
+    header, rows = table(wb["走访覆盖"], "各乡镇各季度走访完成率（已走访户季 ÷ 应走访户季）")
+    for row in rows:
+        for q_label, rate in zip(header[1:], row[1:], strict=True):
+            q = next(
+                (q for (t, q) in coverage if t == row[0] and quarter_label(q) == q_label), None
+            )
+            assert _close(rate, coverage[(row[0], q)][2] if q else None), (row[0], q_label)
+
+    # talk coverage by year, from fct_talks (dated by the as-of date) and the roster
+    talks = {
+        year: (n, cadres, opinions)
+        for year, n, cadres, opinions in _facts(
+            source,
+            f"""
+            select talk_year, count(*), count(distinct cadre_code), sum(opinion_count)
+            from marts.fct_talks where talk_date <= date '{as_of}' group by 1
+            """,
+        )
+    }
+    dash = data.talks_by_year(source)
+    assert {
+        r[0]: (r[1], r[2], r[3])
+        for r in dash[["年度", "约谈次数", "约谈干部数", "收集意见条数"]].values
+    } == talks
+    _, rows = table(wb["拉家常"], "拉家常约谈按年度")
+    assert {int(r[0].removesuffix("年")): tuple(r[1:4]) for r in rows} == talks
+
+    # the quarter's work: visits, pairing-quarters and funding of this and the previous quarter
+    _, rows = table(wb["总体情况"], f"{quarter_label(quarter)}工作情况")
+    work = by_first(rows, skip_total=False)
+    for column, q in ((0, quarter), (1, previous_quarter(quarter))):
+        start, end = data.quarter_bounds(q)
+        visits, funding = _facts(
+            source,
+            f"""
+            select (select count(*) from marts.fct_visits
+                    where visit_date between date '{start}' and date '{end}'),
+                (select coalesce(sum(amount_yuan), 0) from marts.fct_funding
+                    where funded_on between date '{start}' and date '{end}')
+            """,
+        )[0]
+        assert work["走访次数"][column] == visits, q
+        assert _money(work["到位帮扶资金（元）"][column]) == _money(funding), q
+        owed, met = (
+            sum(v[0] for (t, qq), v in coverage.items() if qq == q),
+            sum(v[1] for (t, qq), v in coverage.items() if qq == q),
+        )
+        assert (work["应走访户季（结对×季度）"][column] or 0, work["已走访户季"][column] or 0) == (
+            owed,
+            met,
+        ), q

@@ -98,7 +98,7 @@ def _needles(published_db: Path) -> dict[str, tuple[str, list[str]]]:
     return {
         "overview": (
             "",
-            ["逐项对照", *(data.format_figure(m, v) for m, v in EXPECTED_HEADLINES.items())],
+            ["逐项对照", *data.headlines(published_db)["仓库数值"]],
         ),
         "coverage": (
             "coverage",

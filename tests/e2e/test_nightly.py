@@ -20,6 +20,7 @@ from ingest.pii import ID_IN_TEXT as ID_PATTERN
 from ingest.pii import MOBILE_IN_TEXT as MOBILE_PATTERN
 from outreach.demo import DEMO_AS_OF, EXPECTED_HEADLINES, PLANTED
 from tests.article import ARTICLE
+from tests.demo_warehouse import copy_of, run_output
 
 pytestmark = pytest.mark.slow
 
@@ -36,11 +37,12 @@ def _run(home, *args, background=False):
 
 
 @pytest.fixture(scope="module")
-def demo_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    proc = _run(home, "--demo-if-empty")
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return home, proc.stdout
+def demo_home(demo_home, tmp_path_factory):
+    """A copy of the session's demo night (``tests/demo_warehouse.py``: ``outreach run
+    --demo-if-empty`` through the DAG), for this module to run more nights in and break, with
+    what that run printed."""
+    home = copy_of(demo_home, tmp_path_factory.mktemp("nightly") / "home")
+    return home, run_output(demo_home).read_text(encoding="utf-8")
 
 
 def _published(home):
