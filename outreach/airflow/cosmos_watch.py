@@ -19,8 +19,16 @@ increments every time tasks of the run are cleared:
   cleared, or its model failed and this is the retry) it runs its model alone, as cosmos does
   (``"alone"``).
 
-Imported only while the DAG builds its task group (it imports cosmos). The operators are cosmos' own with only this decision added (``adopt`` swaps the classes of the
-group's tasks after cosmos has built them); ``rerun_decision`` is the whole rule, unit-tested.
+Imported only while the DAG builds its task group (it imports cosmos). The operators are
+cosmos' own with only this decision added (``adopt`` swaps the classes of the group's tasks
+after cosmos has built them); ``rerun_decision`` is the whole rule, unit-tested.
+
+**Cosmos' internals.** Cosmos has no public way to give a task group's watcher tasks another
+operator class or to read the producer's state and a node's status, so this module leans on
+what 1.15 has inside: the class swap, ``_get_node_status``, ``_get_producer_task_status`` and
+the status sets of ``cosmos.operators._watcher.state`` (``COSMOS_INTERNALS`` lists them).
+``tests/unit/test_cosmos_watch.py`` fails when cosmos is not the version this was written
+against or any of them is gone, so an upgrade of cosmos re-reads this module first.
 """
 
 from __future__ import annotations
@@ -31,6 +39,15 @@ from cosmos.operators._watcher.state import is_dbt_node_status_failed, is_produc
 from cosmos.operators.watcher import DbtProducerWatcherOperator, DbtRunWatcherOperator
 
 ROUND_KEY = "outreach_build_round"
+# The cosmos release these internals were read in, and the internals themselves.
+COSMOS_VERSION = "1.15.1"
+COSMOS_INTERNALS = {
+    "cosmos.operators._watcher.state": ("is_dbt_node_status_failed", "is_producer_task_terminated"),
+    "cosmos.operators.watcher.DbtRunWatcherOperator": (
+        "_get_node_status",
+        "_get_producer_task_status",
+    ),
+}
 
 
 def rerun_decision(

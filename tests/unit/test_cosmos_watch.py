@@ -141,3 +141,23 @@ def test_every_as_of_date_since_the_programme_start_gets_tasks():
     assert logical_date_for(PROGRAMME_START, load_settings()) >= dag.start_date
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
     assert project["vars"]["programme_start"] == PROGRAMME_START.isoformat()
+
+
+def test_the_cosmos_internals_we_lean_on_are_those_of_the_version_we_read():
+    """cosmos_watch uses cosmos' internals (no public API does what it needs): an upgrade of
+    cosmos fails here first, so the module is read again against the new release."""
+    import importlib
+    from importlib.metadata import version
+
+    assert version("astronomer-cosmos") == cosmos_watch.COSMOS_VERSION, (
+        "cosmos was upgraded: re-read outreach/airflow/cosmos_watch.py against it, then "
+        "update COSMOS_VERSION"
+    )
+    for where, names in cosmos_watch.COSMOS_INTERNALS.items():
+        try:
+            owner = importlib.import_module(where)
+        except ModuleNotFoundError:
+            module, _, cls = where.rpartition(".")
+            owner = getattr(importlib.import_module(module), cls)
+        for name in names:
+            assert hasattr(owner, name), f"{where}.{name} is gone"
