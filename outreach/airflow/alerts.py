@@ -83,14 +83,10 @@ def send_mail(subject: str, text: str, conn_id: str = SMTP_CONN_ID) -> bool:
         try:
             conn = SmtpHook.get_connection(conn_id)
         except Exception as exc:  # not configured (the usual case on a laptop): no traceback
-            log.warning("alert not sent: no connection %r (%s): %s", conn_id, exc, subject)
-            return False
+            return _not_sent(conn_id, subject, exc)
         to = _recipients(conn.extra_dejson)
         if not to:
-            log.warning(
-                "alert not sent: connection %r has no 'to' in its extra: %s", conn_id, subject
-            )
-            return False
+            return _not_sent(conn_id, subject)
         with SmtpHook(smtp_conn_id=conn_id) as hook:
             hook.send_email_smtp(
                 to=to, from_email=_sender(conn), subject=subject, html_content=_html(text)
@@ -102,6 +98,15 @@ def send_mail(subject: str, text: str, conn_id: str = SMTP_CONN_ID) -> bool:
     return True
 
 
+def _not_sent(conn_id: str, subject: str, missing: Exception | None = None) -> bool:
+    """Log why an alert could not go out (no connection, or no recipients); False."""
+    if missing is not None:
+        log.warning("alert not sent: no connection %r (%s): %s", conn_id, missing, subject)
+    else:
+        log.warning("alert not sent: connection %r has no 'to' in its extra: %s", conn_id, subject)
+    return False
+
+
 async def asend_mail(subject: str, text: str, conn_id: str = SMTP_CONN_ID) -> bool:
     """:func:`send_mail` for the triggerer's event loop (aiosmtplib). Never raises."""
     try:
@@ -110,14 +115,10 @@ async def asend_mail(subject: str, text: str, conn_id: str = SMTP_CONN_ID) -> bo
         try:
             conn = await SmtpHook.aget_connection(conn_id)
         except Exception as exc:  # not configured (the usual case on a laptop): no traceback
-            log.warning("alert not sent: no connection %r (%s): %s", conn_id, exc, subject)
-            return False
+            return _not_sent(conn_id, subject, exc)
         to = _recipients(conn.extra_dejson)
         if not to:
-            log.warning(
-                "alert not sent: connection %r has no 'to' in its extra: %s", conn_id, subject
-            )
-            return False
+            return _not_sent(conn_id, subject)
         async with SmtpHook(smtp_conn_id=conn_id) as hook:
             await hook.asend_email_smtp(
                 to=to, from_email=_sender(conn), subject=subject, html_content=_html(text)

@@ -21,53 +21,27 @@ owed as (
     group by quarter
 ),
 
-funding as (
-    select q.quarter, sum(f.amount_yuan) as funding_yuan
-    from quarters as q
-    inner join {{ ref('fct_funding') }} as f on f.funded_on between q.quarter_start and q.quarter_end
-    group by q.quarter
+{#- (cte, fact, its date, a condition, the figures it gives) -#}
+{%- set by_date = [
+    ('funding', 'fct_funding', 'funded_on', 'true',
+        'cast(sum(fact.amount_yuan) as decimal(18, 2)) as funding_yuan'),
+    ('projects', 'fct_projects', 'started_on', 'true', 'count(*) as projects_started'),
+    ('raised', 'fct_matters', 'raised_on', 'true', 'count(*) as matters_raised'),
+    ('closed', 'fct_matters', 'closed_on', "fact.status = '已办结'", 'count(*) as matters_closed'),
+    ('talks', 'fct_talks', 'talk_date', 'true',
+        'count(*) as talks, cast(coalesce(sum(fact.opinion_count), 0) as bigint) as opinions_collected'),
+    ('branch_life', 'fct_branch_activities', 'activity_date', 'fact.present_count > 0',
+        'count(*) as branch_activities_held'),
+] %}
+{%- for cte, fact, date_column, condition, figures in by_date %}
+{{ cte }} as (
+    select quarters.quarter, {{ figures }}
+    from quarters
+    inner join {{ ref(fact) }} as fact
+        on {{ condition }} and fact.{{ date_column }} between quarters.quarter_start and quarters.quarter_end
+    group by quarters.quarter
 ),
-
-projects as (
-    select q.quarter, count(*) as projects_started
-    from quarters as q
-    inner join {{ ref('fct_projects') }} as p on p.started_on between q.quarter_start and q.quarter_end
-    group by q.quarter
-),
-
-raised as (
-    select q.quarter, count(*) as matters_raised
-    from quarters as q
-    inner join {{ ref('fct_matters') }} as m on m.raised_on between q.quarter_start and q.quarter_end
-    group by q.quarter
-),
-
-closed as (
-    select q.quarter, count(*) as matters_closed
-    from quarters as q
-    inner join {{ ref('fct_matters') }} as m
-        on m.status = '已办结' and m.closed_on between q.quarter_start and q.quarter_end
-    group by q.quarter
-),
-
-talks as (
-    select
-        q.quarter,
-        count(*) as talks,
-        cast(coalesce(sum(t.opinion_count), 0) as bigint) as opinions_collected
-    from quarters as q
-    inner join {{ ref('fct_talks') }} as t on t.talk_date between q.quarter_start and q.quarter_end
-    group by q.quarter
-),
-
-branch_life as (
-    select q.quarter, count(*) as branch_activities_held
-    from quarters as q
-    inner join {{ ref('fct_branch_activities') }} as a
-        on a.present_count > 0 and a.activity_date between q.quarter_start and q.quarter_end
-    group by q.quarter
-),
-
+{% endfor %}
 final as (
     select
         quarters.quarter,
