@@ -27,3 +27,17 @@ def pytest_sessionstart(session):
     from outreach.settings import load_settings
 
     ensure_manifest(load_settings({"OUTREACH_HOME": os.path.join(_AIRFLOW_HOME, "outreach")}))
+
+
+# Tests that read or copy a built demo night (tests/demo_warehouse.py) are marked ``night``:
+# `make test-fast` leaves them out, `make test` runs them. A module whose own fixtures build a
+# night or start servers says so itself (``pytestmark = pytest.mark.night``).
+NIGHT_FIXTURES = frozenset({"demo_home", "published_db", "backfilled_home"})
+
+
+def pytest_collection_modifyitems(config, items):
+    import pytest
+
+    for item in items:
+        if NIGHT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.night)

@@ -1,6 +1,6 @@
 """Chinese names for the published marts: schema ``marts_cn``, one view per mart.
 
-The labels live beside the models' descriptions, in ``dbt_project/models/marts/*.yml``: every
+The labels live beside the models' descriptions, in ``dbt_project/models/marts/**/*.yml``: every
 model (and every table of the ``pipeline`` source: ``dq_history``, ``dq_checks``, ``publication``) has
 ``meta: {cn: 帮扶走访}`` and each of its columns ``meta: {cn: 走访日期}``. They are read here with
 yaml at publish time; dbt is not run.
@@ -107,11 +107,11 @@ def _table_label(node: dict, source: str) -> TableLabel:
 
 
 def load_labels(folder: Path = MARTS_YML_DIR) -> tuple[dict[str, TableLabel], list[str]]:
-    """Every model and source table described in ``folder/*.yml``, by name, and the problems met
+    """Every model and source table described in ``folder/**/*.yml``, by name, and the problems met
     reading them (a file that does not parse is skipped, not fatal)."""
     labels: dict[str, TableLabel] = {}
     problems: list[str] = []
-    files = sorted(folder.glob("*.yml")) if folder.is_dir() else []
+    files = sorted(folder.rglob("*.yml")) if folder.is_dir() else []
     if not files:
         problems.append(f"no yml files in {folder}")
     for path in files:
@@ -153,7 +153,7 @@ def plan_views(
         label = labels.get(table)
         view = label.cn if label else None
         if label is None:
-            fallbacks.append(f"{table}: no description in dbt_project/models/marts/*.yml")
+            fallbacks.append(f"{table}: no description in dbt_project/models/marts/**/*.yml")
         elif not view:
             fallbacks.append(f"{table}: no meta.cn")
         elif not LABEL_PATTERN.match(view):

@@ -13,6 +13,7 @@ date are later data, not errors) and leave the analysts' current file on 2014-06
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -20,8 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.pipeline import run_ingest
-from outreach.demo import DEMO_AS_OF, EXPECTED_HEADLINES, demo_truth, write_demo_inbox
+from outreach.demo import DEMO_AS_OF, EXPECTED_HEADLINES, demo_truth
 from outreach.demo.truth import (
     headlines_as_of,
     missed_annual_talks,
@@ -33,6 +33,7 @@ from outreach.pipeline import stages
 from outreach.pipeline.context import RunContext
 from outreach.pipeline.publish import history_path, publication_info
 from outreach.settings import Settings, load_settings
+from tests.demo_warehouse import copy_of
 
 NIGHT = DEMO_AS_OF  # 2014-06-30: the demo's own date, the article's figures
 MID_QUARTER = dt.date(2013, 8, 15)  # 2013Q3 is running: owed quarters end with 2013Q2
@@ -92,23 +93,27 @@ def _context(settings: Settings, as_of: dt.date) -> RunContext:
     return RunContext.from_xcom(stages.prepare(settings, None, {"as_of": as_of.isoformat()}))
 
 
+def _night(settings: Settings) -> Run:
+    """The session's demo night (ingest, build, check, publish through the DAG), as _run would
+    have returned it: its check and publish results are in its run's reports."""
+    run = json.loads((settings.reports_dir / "latest" / "run.json").read_text(encoding="utf-8"))
+    run_dir = settings.reports_dir / run["run_id"]
+    check = json.loads((run_dir / "check.json").read_text(encoding="utf-8"))
+    published = json.loads((run_dir / "publish.json").read_text(encoding="utf-8"))
+    checked = {"blocking": len(check["blocking"])}
+    # the run wrote the paths of the session's home; the copy holds the same files
+    published["history_path"] = str(history_path(settings.published_db, NIGHT))
+    headlines, dates, obligations = _published_state(Path(published["history_path"]))
+    return Run(NIGHT, checked, published, headlines, dates, obligations)
+
+
 @pytest.fixture(scope="module")
-def backfill(tmp_path_factory):
-    """The night, then a backfill of two earlier dates out of order, then a rerun."""
-    home = tmp_path_factory.mktemp("as_of_home")
+def backfill(demo_home, tmp_path_factory):
+    """The night (the session's, in a copy), then a backfill of two earlier dates out of order,
+    then a rerun."""
+    home = copy_of(demo_home, tmp_path_factory.mktemp("as_of") / "home")
     settings = load_settings({"OUTREACH_HOME": str(home)})
-    write_demo_inbox(settings.inbox)
-    night = _context(settings, NIGHT)
-    run_ingest(
-        settings.inbox,
-        settings.build_db,
-        settings.gazetteer,
-        settings.pii_key(),
-        night.run_id,
-        settings.tz,
-        quarantine_dir=settings.quarantine_dir,
-    )
-    runs = {NIGHT: _run(settings, night)}
+    runs = {NIGHT: _night(settings)}
     for day in (MID_QUARTER, FIRST_QUARTER):
         runs[day] = _run(settings, _context(settings, day))
     rerun = _run(settings, _context(settings, MID_QUARTER))

@@ -354,33 +354,15 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """The demo inbox loaded and built (dbt's models) as the DAG does, ``marts.dq_history``
-    written by the checks' own code, and published once by the publish stage."""
-    from ingest.pipeline import run_ingest
-    from outreach.checks.gate import Check, CheckReport, record_history
-    from outreach.demo import DEMO_AS_OF, write_demo_inbox
-    from outreach.pipeline import dbt_runner, stages
+def demo(demo_home):
+    """The session's demo night, published by the publish stage (read only here): its settings,
+    the run's context and what the publish stage reported."""
     from outreach.pipeline.context import RunContext
     from outreach.settings import load_settings
 
-    home = tmp_path_factory.mktemp("publish_home")
-    settings = load_settings({"OUTREACH_HOME": str(home)})
-    write_demo_inbox(settings.inbox)
-    ctx = RunContext.from_xcom(stages.prepare(settings, None, {"as_of": DEMO_AS_OF.isoformat()}))
-    run_ingest(
-        settings.inbox,
-        settings.build_db,
-        settings.gazetteer,
-        settings.pii_key(),
-        ctx.run_id,
-        settings.tz,
-        quarantine_dir=settings.quarantine_dir,
-    )
-    dbt_runner.build_models(settings, ctx.as_of)
-    report = CheckReport([Check("pii_outside_raw", "error", 0, "python")], {"dq_x": 2})
-    record_history(settings.build_db, report, ctx.as_of, ctx.run_id)
-    stages.publish(settings, ctx)
+    settings = load_settings({"OUTREACH_HOME": str(demo_home)})
+    run = json.loads((settings.reports_dir / "latest" / "run.json").read_text(encoding="utf-8"))
+    ctx = RunContext.from_xcom(run)
     result = json.loads((ctx.report_dir(settings) / "publish.json").read_text(encoding="utf-8"))
     return settings, ctx, result
 
@@ -406,7 +388,7 @@ def _mart_columns(con) -> dict[str, list[str]]:
 def _yml_nodes() -> dict[str, dict]:
     """Every model and source table of dbt_project/models/marts/*.yml, read with yaml."""
     nodes: dict[str, dict] = {}
-    for path in sorted(marts_cn.MARTS_YML_DIR.glob("*.yml")):
+    for path in sorted(marts_cn.MARTS_YML_DIR.rglob("*.yml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         found = list(doc.get("models") or [])
         for source in doc.get("sources") or []:

@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import run_ingest
-from outreach.demo import DEMO_AS_OF, write_demo_inbox
+from outreach.demo import DEMO_AS_OF
 from outreach.pipeline import build_state, stages
 from outreach.pipeline.context import RunContext
 from outreach.settings import load_settings
+from tests.demo_warehouse import copy_of
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_DBT_PROJECT_VERSION = build_state.dbt_project_version
@@ -62,19 +63,14 @@ def _sha(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def night(tmp_path_factory):
-    """The demo night: ingest, gate (build), build, check, publish, report."""
-    home = tmp_path_factory.mktemp("gate_home")
+def night(demo_home, tmp_path_factory):
+    """The demo night (ingest, gate, build, check, publish, report: the session's, in a copy
+    this module may change), and the context of the run that published it."""
+    home = copy_of(demo_home, tmp_path_factory.mktemp("gate") / "home")
     settings = load_settings({"OUTREACH_HOME": str(home)})
-    write_demo_inbox(settings.inbox)
-    ctx = _ctx(settings)
-    _ingest(settings, ctx)
-    assert stages.decide_build(settings, ctx) is True
-    stages.build(settings, ctx)
-    stages.check(settings, ctx)
-    stages.publish(settings, ctx)
-    stages.report(settings, ctx)
-    return settings, ctx
+    run = json.loads((settings.reports_dir / "latest" / "run.json").read_text(encoding="utf-8"))
+    assert run["published"] is True
+    return settings, RunContext.from_xcom(run)
 
 
 def test_a_night_with_nothing_new_skips_the_build_and_keeps_the_published_file(night):
