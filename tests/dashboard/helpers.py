@@ -27,11 +27,12 @@ def republish(published_db: Path, as_of: dt.date, cadres_talked: int) -> None:
     shutil.copyfile(published_db, staged)
     con = duckdb.connect(str(staged))
     try:
-        con.execute("update marts.program_headlines set as_of = ?", [as_of])
-        con.execute(
-            "update marts.program_headlines set value = ? where metric = 'cadres_talked'",
-            [cadres_talked],
-        )
+        for table in ("program_headlines", "rpt_headlines"):  # the figure, and as it is shown
+            con.execute(f"update marts.{table} set as_of = ?", [as_of])
+            con.execute(
+                f"update marts.{table} set value = ? where metric = 'cadres_talked'",
+                [cadres_talked],
+            )
         con.execute(
             "update marts.publication set as_of = ?, run_id = ?, published_at = current_timestamp",
             [as_of, f"{as_of.isoformat()}_swapped"],

@@ -299,7 +299,9 @@ def test_the_gates_checks_have_their_own_table_and_dq_results_stays_dbts(demo_ho
     per-record ``dq_results`` holds dbt's rules only, its columns as dbt wrote them."""
     home, _ = demo_home
     con = _published(home)
-    check = json.loads((home / "reports" / "latest" / "check.json").read_text(encoding="utf-8"))
+    # the run that published the file (a later night with nothing new checks nothing)
+    published_by = con.execute("select run_id from marts.publication").fetchone()[0]
+    check = json.loads((home / "reports" / published_by / "check.json").read_text(encoding="utf-8"))
     expected = sorted(
         (c["rule_id"], c["severity"], c["source"], c["failures"])
         for c in check["checks"]
@@ -338,24 +340,29 @@ def test_the_demo_inbox_is_the_same_bytes_every_time(demo_home, tmp_path):
         assert (home / "inbox" / rel).read_bytes() == (tmp_path / "again" / rel).read_bytes(), rel
 
 
+# Each breaks other rows (the first visits, the last one, one in the middle, a matter), so
+# applied together none undoes another.
 TAMPERINGS = {
     # a duplicated fact key
-    "fact_key_not_unique": "insert into marts.fct_visits select * from marts.fct_visits limit 2",
-    # a raw row that never reaches its fact
-    "rows_not_conserved": "delete from marts.fct_visits where visit_id in (select visit_id from marts.fct_visits limit 1)",
+    "fact_key_not_unique": "insert into marts.fct_visits "
+    "select * from marts.fct_visits order by visit_id limit 2",
+    # a raw row that never reaches its fact (and with the two above, rows from nowhere)
+    "rows_not_conserved": "delete from marts.fct_visits where visit_id in "
+    "(select visit_id from marts.fct_visits order by visit_id desc limit 1)",
     # a foreign key that points at no dimension row
-    "dangling_foreign_key": "update marts.fct_visits set cadre_id = 'nosuchcadre' "
-    "where visit_id in (select visit_id from marts.fct_visits limit 1)",
+    "dangling_foreign_key": "update marts.fct_visits set cadre_id = 'nosuchcadre' where visit_id "
+    "in (select visit_id from marts.fct_visits order by visit_id limit 1 offset 100)",
     # a phone number in a mart
     "pii_outside_raw": "update marts.fct_matters set matter_code = matter_code || ' 13812343210' "
     "where matter_id in (select matter_id from marts.fct_matters limit 1)",
 }
 
 
-@pytest.mark.parametrize("rule", list(TAMPERINGS))
-def test_a_broken_build_is_never_published(demo_home, rule):
-    """The build file is broken on purpose between build and check: the check fails naming the
-    rule, nothing is published (same sha256), run.json says why, and the DAG run would fail."""
+def test_a_broken_build_is_never_published(demo_home):
+    """The build file is broken on purpose between build and check, four ways at once (one
+    check stage for all: each rule is its own query, so one break cannot hide another): the
+    check fails naming every rule, nothing is published (same sha256), run.json says why, and
+    the DAG run would fail naming them."""
     import hashlib
     import shutil
 
@@ -366,8 +373,28 @@ def test_a_broken_build_is_never_published(demo_home, rule):
     home, _ = demo_home
     settings = load_settings({"OUTREACH_HOME": str(home)})
     pristine = home / "pristine_build.duckdb"
-    if not pristine.exists():
-        shutil.copyfile(settings.build_db, pristine)
+    shutil.copyfile(settings.build_db, pristine)
+    before = hashlib.sha256(settings.published_db.read_bytes()).hexdigest()
+    con = duckdb.connect(str(settings.build_db))
+    for tampering in TAMPERINGS.values():
+        con.execute(tampering)
+    con.execute("checkpoint")
+    con.close()
+    ctx = new_run_context(DEMO_AS_OF)
+    with pytest.raises(stages.PublishBlocked) as blocked:
+        stages.check(settings, ctx)
+    for rule in TAMPERINGS:
+        assert rule in str(blocked.value), rule
+    stages.report(settings, ctx)
+    run = json.loads((settings.reports_dir / ctx.run_id / "run.json").read_text(encoding="utf-8"))
+    assert run["published"] is False
+    for rule in TAMPERINGS:
+        assert any(rule in r for r in run["reasons"]), rule
+    assert hashlib.sha256(settings.published_db.read_bytes()).hexdigest() == before
+    with pytest.raises(stages.RunFailed) as failed:
+        stages.verdict(settings, ctx)  # the DAG run fails, naming the rules
+    for rule in TAMPERINGS:
+        assert rule in str(failed.value), rule
     shutil.copyfile(pristine, settings.build_db)
     before = hashlib.sha256(settings.published_db.read_bytes()).hexdigest()
     con = duckdb.connect(str(settings.build_db))

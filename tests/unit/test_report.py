@@ -53,6 +53,10 @@ def _run(published=True, reasons=()):
             "obligations": {"dq_missing_quarterly_visits": 5},
         },
         headlines={"cadres_talked": 186, "quarterly_visit_rate": 0.993},
+        headline_labels={
+            "cadres_talked": {"label": "约谈干部（人）", "kind": "count"},
+            "quarterly_visit_rate": {"label": "季度走访完成率", "kind": "rate"},
+        },
         publication=None,
         paths={"warehouse": "w", "published": "p", "report": "r"},
     )
