@@ -133,3 +133,26 @@ def test_the_readmes_layout_is_the_tree():
         if len(parts) == 2 and parts[0] == "outreach" and parts[1] != "__init__.py"
     }
     assert top | rooms | modules <= set(listed), sorted(top | rooms | modules - set(listed))
+
+
+def test_the_rooms_without_airflow_import_nothing_of_it():
+    """pipeline/, checks/ and outputs/ run under Airflow and without it (outreach run, the
+    CLI, the tests): none imports airflow, cosmos or outreach.airflow, not even lazily."""
+    import ast
+
+    found = []
+    for room in ("pipeline", "checks", "outputs"):
+        for path in sorted((PROJECT_ROOT / "outreach" / room).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                for name in names:
+                    if name.split(".")[0] in ("airflow", "cosmos") or name.startswith(
+                        "outreach.airflow"
+                    ):
+                        found.append(f"{path.relative_to(PROJECT_ROOT)}: {name}")
+    assert found == []
