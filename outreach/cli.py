@@ -55,7 +55,8 @@ def _inbox_is_empty(inbox: Path) -> bool:
 
 
 def _print_summary(run: dict) -> None:
-    from outreach.outputs.run_report import OBLIGATION_LABELS, headline_lines
+    from outreach.outputs.figures import OBLIGATION_LABELS
+    from outreach.outputs.run_report import headline_lines
 
     print()
     print(f"as-of {run['as_of']}  run {run['run_id']}  published: {run['published']}")

@@ -19,8 +19,7 @@ import duckdb
 import pandas as pd
 
 from ingest.discover import PROVIDER_NAMES
-from outreach.outputs.figures import format_figure
-from outreach.outputs.run_report import OBLIGATION_LABELS, RULE_LABELS
+from outreach.outputs.figures import format_figure, quarter_bounds, rule_label
 
 UNKNOWN_TOWNSHIP = "未知乡镇"
 
@@ -53,14 +52,6 @@ def query(db: Path, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
         return con.execute(sql, params or []).df()
     finally:
         con.close()
-
-
-def quarter_bounds(quarter: str) -> tuple[dt.date, dt.date]:
-    """'2013Q2' -> (2013-04-01, 2013-06-30)."""
-    year, number = int(quarter[:4]), int(quarter[-1])
-    start = dt.date(year, 3 * number - 2, 1)
-    end = dt.date(year + number // 4, 3 * number % 12 + 1, 1) - dt.timedelta(days=1)
-    return start, end
 
 
 def _where(
@@ -548,16 +539,6 @@ def talks_by_role(db: Path) -> pd.DataFrame:
 
 
 # --- data quality ----------------------------------------------------------------------------
-
-
-def rule_label(rule_id: str) -> str:
-    if rule_id in RULE_LABELS:
-        return RULE_LABELS[rule_id]
-    if rule_id in OBLIGATION_LABELS:
-        return OBLIGATION_LABELS[rule_id]
-    if rule_id.startswith("gx:"):
-        return "Great Expectations 校验：" + rule_id[3:]
-    return "dbt 数据测试"
 
 
 def dq_trend(db: Path) -> pd.DataFrame:

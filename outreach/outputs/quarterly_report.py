@@ -35,9 +35,8 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from outreach.dashboard.data import quarter_bounds, rule_label
+from outreach.outputs.figures import OBLIGATION_LABELS, quarter_bounds, rule_label
 from outreach.outputs.followup_lists import quarter_label
-from outreach.outputs.run_report import OBLIGATION_LABELS
 from outreach.outputs.workbook import HEADER, safe_workbook
 from outreach.pipeline.publish import history_path, publication_info
 from outreach.settings import Settings

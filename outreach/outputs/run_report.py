@@ -12,31 +12,8 @@ from pathlib import Path
 
 from ingest.discover import PROVIDER_NAMES
 from ingest.pii import mask_text
-from outreach.outputs.figures import format_figure
+from outreach.outputs.figures import OBLIGATION_LABELS, RULE_LABELS, format_figure
 
-OBLIGATION_LABELS = {
-    "dq_missing_quarterly_visits": "季度未走访（结对×季度）",
-    "dq_missing_annual_talks": "年度未约谈（干部×年度）",
-    "dq_missing_branch_activities": "季度未开展组织生活（支部×季度）",
-    "dq_org_cadre_pairing_load": "组工干部结对户数不是5户",
-}
-RULE_LABELS = {
-    "visit_unpaired": "走访干部当日与该户无结对关系",
-    "unknown_cadre": "干部编号不在干部名册或工作队名册中",
-    "unknown_household": "户编号不在困难户信息中",
-    "unknown_village": "村委会不在该乡镇已知的村中",
-    "present_exceeds_expected": "实到人数大于应到人数",
-    "matter_closed_before_raised": "办结日期早于反映日期",
-    "matter_closed_without_date": "已办结但无办结日期",
-    "funding_over_million": "单笔资金超过100万元（可能元/万元混填）",
-    "duplicate_merged": "重复报送的行已合并",
-    "row_from_other_unit": "报送了其他乡镇困难户的走访或结对（已退回，未入库）",
-    "fact_key_not_unique": "事实表主键重复",
-    "rows_not_conserved": "原始层与成果层行数不符",
-    "dangling_foreign_key": "外键找不到维度记录",
-    "pii_outside_raw": "原始层以外出现身份证号或手机号",
-    "mart_emptied": "上次发布有数据的表本次为空",
-}
 STATUS_LABELS = {"loaded": "已入库", "unchanged": "未变化（已入库过）", "quarantined": "整份退回"}
 
 

@@ -38,9 +38,9 @@ from outreach.demo.truth import (
     missed_quarterly_visits,
     org_cadre_pairing_load,
 )
+from outreach.outputs.figures import OBLIGATION_LABELS
 from outreach.outputs.followup_lists import quarter_label
 from outreach.outputs.quarterly_report import SHEETS, UNKNOWN_TOWNSHIP
-from outreach.outputs.run_report import OBLIGATION_LABELS
 from tests.demo_warehouse import BACKFILL_AS_OF
 
 QUARTER = {DEMO_AS_OF: (2014, 2), BACKFILL_AS_OF: (2014, 1)}
