@@ -31,10 +31,12 @@ PYTEST_ARGS ?=
 test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q tests $(PYTEST_ARGS)
 
-# The edit loop: every test that needs no built night (no demo warehouse, no DAG run, no
-# browser); `make test` stays the whole suite and CI's command.
+# The edit loop: the unit tests (readers, rules, registry, docs, the DAG's wiring, the CLI, the
+# demo), none of which needs a built night, a server or a browser; `make test` stays the whole
+# suite and CI's command. `pytest -m "not night and not slow" tests` adds every integration
+# test that builds no night (about ten minutes on two cores).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not night and not slow" tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
