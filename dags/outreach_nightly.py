@@ -74,10 +74,10 @@ from outreach.airflow.dbt_tasks import build_task_group
 # DuckDB allows one writer: every task that writes the build file takes this pool's only slot.
 from outreach.airflow.embedded import WRITER_POOL
 from outreach.airflow.operators import ClaimWarehouse
-from outreach.settings import NIGHT_STARTS_AT, PROGRAMME_START, load_settings
+from outreach.settings import NIGHT_STARTS_AT, PROGRAMME_START, county_timezone
 
 # the county's clock (OUTREACH_TIMEZONE), and the programme's facts from outreach.settings
-TZ = load_settings().timezone
+TZ = county_timezone()
 # parse tasks of one run at a time (each runs its own sandboxed worker processes)
 MAX_PARSE_TASKS = 4
 # Every task is bounded (a hung task must not hold the build file until morning); what a file

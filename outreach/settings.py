@@ -183,17 +183,25 @@ def parse_date(value: str, name: str) -> dt.date:
         raise SettingsError(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from exc
 
 
+def county_timezone(environ: dict[str, str] | None = None) -> str:
+    """OUTREACH_TIMEZONE, checked, or the default: all the DAG file needs at parse time (no
+    path is resolved, no other setting read)."""
+    env = os.environ if environ is None else environ
+    tz = env.get("OUTREACH_TIMEZONE") or DEFAULT_TIMEZONE
+    try:
+        ZoneInfo(tz)
+    except Exception as exc:  # ZoneInfoNotFoundError or ValueError for odd names
+        raise SettingsError(f"OUTREACH_TIMEZONE is not a known time zone: {tz!r}") from exc
+    return tz
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     home = Path(env.get("OUTREACH_HOME") or "var").expanduser().resolve()
     inbox = Path(env.get("OUTREACH_INBOX") or home / "inbox").expanduser().resolve()
     as_of_raw = env.get("OUTREACH_AS_OF")
     as_of = parse_date(as_of_raw, "OUTREACH_AS_OF") if as_of_raw else None
-    tz = env.get("OUTREACH_TIMEZONE") or DEFAULT_TIMEZONE
-    try:
-        ZoneInfo(tz)
-    except Exception as exc:  # ZoneInfoNotFoundError or ValueError for odd names
-        raise SettingsError(f"OUTREACH_TIMEZONE is not a known time zone: {tz!r}") from exc
+    tz = county_timezone(env)
     gazetteer = Path(env.get("OUTREACH_GAZETTEER") or DEFAULT_GAZETTEER).expanduser().resolve()
     key = env.get("OUTREACH_PII_KEY") or None
     if key is not None and len(key) < 16:

@@ -117,6 +117,15 @@ def _in(day: dt.date, y: int, q: int) -> bool:
     return start <= day <= end
 
 
+def _facts(source: Path, sql: str) -> list[tuple]:
+    """Rows of one query over a read-only connection to ``source``."""
+    con = duckdb.connect(str(source), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def _money(value) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"))
 
@@ -134,11 +143,7 @@ def test_every_sheet_is_there_in_order(report):
 
 def test_the_headline_figures_are_the_truth_of_the_date(report):
     wb, as_of, source = report
-    con = duckdb.connect(str(source), read_only=True)
-    try:
-        labels = dict(con.execute("select metric, label from marts.rpt_headlines").fetchall())
-    finally:
-        con.close()
+    labels = dict(_facts(source, "select metric, label from marts.rpt_headlines"))
     _, rows = table(wb["总体情况"], "累计成效（活动开展以来至统计截止日）")
     got = by_first(rows, skip_total=False)
     expected = headlines_as_of(demo_truth(), as_of)
@@ -536,14 +541,6 @@ def test_the_current_date_reads_the_current_file_even_without_history(published_
 
 
 # --- one definition per figure: the dashboard, the quarterly report and the marts agree ----------
-
-
-def _facts(source: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(source), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def _close(a, b) -> bool:
