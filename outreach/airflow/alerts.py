@@ -40,9 +40,6 @@ log = logging.getLogger("outreach.airflow.alerts")
 
 SMTP_CONN_ID = "smtp_default"
 DAG_ID = "outreach_nightly"
-# the DAG's cron and the time the night's run must have finished by, on the county's clock
-SCHEDULED_AT = NIGHT_STARTS_AT
-DEADLINE_AT = NIGHT_DEADLINE
 DEFAULT_FROM = "outreach-warehouse@localhost"
 
 # One line per blocking rule, as outreach.pipeline.stages.check writes it: "<rule_id> (<n> 处): ...".
@@ -329,7 +326,7 @@ def _deadline_interval() -> dt.timedelta:
     """
     day = dt.date(2000, 1, 1)
     return dt.timedelta(days=1) + (
-        dt.datetime.combine(day, DEADLINE_AT) - dt.datetime.combine(day, SCHEDULED_AT)
+        dt.datetime.combine(day, NIGHT_DEADLINE) - dt.datetime.combine(day, NIGHT_STARTS_AT)
     )
 
 
@@ -349,7 +346,7 @@ def nightly_deadline() -> DeadlineAlert:
         # Async: it runs in the triggerer, which every executor supports, and the mail goes out
         # through the hook's aiosmtplib client without blocking the triggerer's loop.
         callback=AsyncCallback(deadline_missed),
-        name=f"finish by {DEADLINE_AT:%H:%M} county time",
+        name=f"finish by {NIGHT_DEADLINE:%H:%M} county time",
     )
 
 
@@ -385,8 +382,8 @@ def deadline_mail(context: dict) -> tuple[str, str] | None:
     reports = _reports_dir()
     subject = f"[{dag_id}] 06:00 前未完成 / missed its 06:00 deadline: {as_of}"
     lines = [
-        f"夜间运行到 {DEADLINE_AT:%H:%M} 仍未完成；新的数据仓库尚未发布，上一次成功发布的仍在使用。\n"
-        f"The nightly run had not finished by {DEADLINE_AT:%H:%M}; nothing new is published yet "
+        f"夜间运行到 {NIGHT_DEADLINE:%H:%M} 仍未完成；新的数据仓库尚未发布，上一次成功发布的仍在使用。\n"
+        f"The nightly run had not finished by {NIGHT_DEADLINE:%H:%M}; nothing new is published yet "
         f"and the last good warehouse stays.",
         "",
         f"DAG:                    {dag_id}",
