@@ -28,15 +28,20 @@ run: $(STAMP)
 	$(BIN)/outreach run --demo-if-empty
 
 PYTEST_ARGS ?=
+# Two pytest-xdist workers; tests/conftest.py groups the tests that share the demo night on one
+# of them. TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP) browser-deps
-	$(BIN)/python -m pytest -q tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q tests $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) \
+	  --dist loadgroup --no-loadscope-reorder) $(PYTEST_ARGS)
 
 # The edit loop: the unit tests (readers, rules, registry, docs, the DAG's wiring, the CLI, the
 # demo), none of which needs a built night, a server or a browser; `make test` stays the whole
 # suite and CI's command. `pytest -m "not night and not slow" tests` adds every integration
 # test that builds no night (about ten minutes on two cores).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q tests/unit $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS)) \
+	  $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

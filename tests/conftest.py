@@ -3,6 +3,8 @@
 import os
 import tempfile
 
+import pytest
+
 # demo_home / published_db: the demo's published warehouse, built once per session
 pytest_plugins = ["tests.demo_warehouse"]
 
@@ -35,9 +37,30 @@ def pytest_sessionstart(session):
 NIGHT_FIXTURES = frozenset({"demo_home", "published_db", "backfilled_home"})
 
 
-def pytest_collection_modifyitems(config, items):
-    import pytest
+# `make test` runs the suite on two pytest-xdist workers (--dist loadgroup): every test that
+# reads the session's demo night goes to one worker, which builds that night once; the
+# production module (a cluster under the real scheduler, the longest module) is handed out first,
+# so the other worker takes everything else meanwhile. Any other file is one unit of work.
+FIRST_GROUPS = ("tests/production/", "night")
 
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
     for item in items:
-        if NIGHT_FIXTURES & set(getattr(item, "fixturenames", ())):
+        uses_night = bool(NIGHT_FIXTURES & set(getattr(item, "fixturenames", ())))
+        if uses_night:
             item.add_marker(pytest.mark.night)
+        if config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") != "no":
+            item.add_marker(pytest.mark.xdist_group(_group(item, uses_night)))
+
+    def rank(item):
+        group = _group(item, bool(NIGHT_FIXTURES & set(getattr(item, "fixturenames", ()))))
+        return next((i for i, g in enumerate(FIRST_GROUPS) if group.startswith(g)), 99)
+
+    items.sort(key=rank)  # stable: within a rank, the collection's order
+
+
+def _group(item, uses_night: bool) -> str:
+    if uses_night:
+        return "night"
+    return item.nodeid.split("::", 1)[0]

@@ -216,6 +216,8 @@ def village_coverage(db: Path, f: Filters, township: str) -> pd.DataFrame:
             select coalesce(village_name, '未知村') as village_name, count(*) as visits
             from marts.fct_visits
             where township_name = ? and {visit_where}
+                -- a backfilled file holds later visits too: the as-of date bounds them
+                and visit_date <= (select as_of from marts.publication)
             group by 1
         )
         select
@@ -302,24 +304,25 @@ def missed_visits(
 
 
 # --- funding and projects --------------------------------------------------------------------
+# marts.rpt_funding, rpt_projects and rpt_matters say what counts (dated by the as-of date, the
+# county-level label); these functions sum or group their rows for the sidebar's filters.
 
 
-def _funding_where(f: Filters) -> tuple[str, list[Any]]:
-    return _where(
-        f,
-        township=f"coalesce(township_name, '{UNKNOWN_TOWNSHIP}')",
-        date="funded_on",
-        provider="provider",
-    )
+def _sliced(f: Filters, month: str) -> tuple[str, list[Any]]:
+    # the quarter of a row is its own column (the month's or the day's quarter)
+    return _where(f, township="township_name", quarter=month, provider="provider")
 
 
 def funding_by_source(db: Path, f: Filters) -> pd.DataFrame:
-    where, params = _funding_where(f)
+    where, params = _sliced(f, "quarter")
     return query(
         db,
         f"""
-        select source_type as 来源类型, count(*) as 笔数, sum(amount_yuan)::double as 金额元
-        from marts.fct_funding where {where}
+        select
+            source_type as 来源类型,
+            sum(funding_rows)::bigint as 笔数,
+            sum(amount_yuan)::double as 金额元
+        from marts.rpt_funding where {where}
         group by 1 order by 金额元 desc
         """,
         params,
@@ -327,60 +330,51 @@ def funding_by_source(db: Path, f: Filters) -> pd.DataFrame:
 
 
 def funding_by_township(db: Path, f: Filters) -> pd.DataFrame:
-    where, params = _funding_where(f)
+    where, params = _sliced(f, "quarter")
     return query(
         db,
         f"""
         select
-            coalesce(township_name, '{UNKNOWN_TOWNSHIP}') as 乡镇,
-            count(*) as 笔数,
+            township_name as 乡镇,
+            sum(funding_rows)::bigint as 笔数,
             sum(amount_yuan)::double as 金额元
-        from marts.fct_funding where {where}
-        group by 1 order by min(coalesce(township_code, '999'))
+        from marts.rpt_funding where {where}
+        group by 1 order by min(township_code)
         """,
         params,
     )
 
 
 def funding_by_month(db: Path, f: Filters) -> pd.DataFrame:
-    where, params = _funding_where(f)
+    where, params = _sliced(f, "quarter")
     return query(
         db,
         f"""
         select
-            strftime(funded_on, '%Y-%m') as 月份,
+            month as 月份,
             source_type as 来源类型,
-            count(*) as 笔数,
+            sum(funding_rows)::bigint as 笔数,
             sum(amount_yuan)::double as 金额元
-        from marts.fct_funding where {where}
+        from marts.rpt_funding where {where}
         group by all order by 月份, 来源类型
         """,
         params,
     )
 
 
-def _projects_where(f: Filters) -> tuple[str, list[Any]]:
-    return _where(
-        f,
-        township=f"coalesce(township_name, '{UNKNOWN_TOWNSHIP}')",
-        date="started_on",
-        provider="provider",
-    )
-
-
 def projects_by_type_status(db: Path, f: Filters) -> pd.DataFrame:
-    where, params = _projects_where(f)
+    where, params = _sliced(f, "quarter")
     return query(
         db,
         f"""
         select
             project_type as 项目类型,
             status as 状态,
-            count(*) as 项目数,
-            count(*) filter (where is_capacity_building) as 造血型项目数,
+            sum(projects)::bigint as 项目数,
+            sum(capacity_building_projects)::bigint as 造血型项目数,
             sum(planned_yuan)::double as 计划投资元,
-            sum(households_reached) as 受益户数
-        from marts.fct_projects where {where}
+            sum(households_reached)::bigint as 受益户数
+        from marts.rpt_projects where {where}
         group by all order by 项目类型, 状态
         """,
         params,
@@ -388,20 +382,20 @@ def projects_by_type_status(db: Path, f: Filters) -> pd.DataFrame:
 
 
 def projects_by_village(db: Path, f: Filters) -> pd.DataFrame:
-    where, params = _projects_where(f)
+    where, params = _sliced(f, "quarter")
     return query(
         db,
         f"""
         select
-            coalesce(township_name, '{UNKNOWN_TOWNSHIP}') as 乡镇,
-            coalesce(village_name, '（未填村）') as 村委会,
-            count(*) as 项目数,
-            count(*) filter (where project_type = '专业合作社') as 专业合作社,
-            count(*) filter (where is_capacity_building) as 造血型项目,
-            count(*) filter (where status in ('运营', '完工')) as 已建成或运营,
+            township_name as 乡镇,
+            village_name as 村委会,
+            sum(projects)::bigint as 项目数,
+            sum(cooperatives)::bigint as 专业合作社,
+            sum(capacity_building_projects)::bigint as 造血型项目,
+            sum(built_or_operating)::bigint as 已建成或运营,
             round(sum(planned_yuan)::double / 10000, 2) as 计划投资万元,
-            sum(households_reached) as 受益户数
-        from marts.fct_projects where {where}
+            sum(households_reached)::bigint as 受益户数
+        from marts.rpt_projects where {where}
         group by all order by 项目数 desc, 乡镇, 村委会
         """,
         params,
@@ -411,34 +405,22 @@ def projects_by_village(db: Path, f: Filters) -> pd.DataFrame:
 # --- 一月一议 matters -----------------------------------------------------------------------
 
 
-def _matters_where(f: Filters) -> tuple[str, list[Any]]:
-    # a matter belongs to the quarter in which it was raised
-    return _where(
-        f,
-        township=f"coalesce(township_name, '{UNKNOWN_TOWNSHIP}')",
-        date="raised_on",
-        provider="provider",
-    )
-
-
 def matters_by_month(db: Path, f: Filters) -> pd.DataFrame:
-    """Per month: matters raised, matters closed, and the days to close of those closed."""
-    where, params = _matters_where(f)
+    """Per month: matters raised, matters done, and the days to close of those done (a matter
+    belongs to the quarter in which it was raised)."""
+    where, params = _sliced(f, "raised_quarter")
     return query(
         db,
         f"""
-        with m as (select * from marts.fct_matters where {where}),
-        raised as (
-            select strftime(raised_on, '%Y-%m') as month, count(*) as raised
-            from m where raised_on is not null group by 1
-        ),
+        with m as (select * from marts.rpt_matters where {where}),
+        raised as (select raised_month as month, count(*) as raised from m group by 1),
         closed as (
             select
-                strftime(closed_on, '%Y-%m') as month,
+                closed_month as month,
                 count(*) as closed,
-                median(days_to_close) filter (where days_to_close >= 0) as median_days,
-                avg(days_to_close) filter (where days_to_close >= 0) as mean_days
-            from m where closed_on is not null group by 1
+                median(days_to_close) as median_days,
+                avg(days_to_close) as mean_days
+            from m where closed_month is not null group by 1
         )
         select
             month as 月份,
@@ -454,18 +436,18 @@ def matters_by_month(db: Path, f: Filters) -> pd.DataFrame:
 
 
 def matters_by_category(db: Path, f: Filters) -> pd.DataFrame:
-    where, params = _matters_where(f)
+    where, params = _sliced(f, "raised_quarter")
     return query(
         db,
         f"""
         select
             category as 类别,
             count(*) as 提出件数,
-            count(*) filter (where status = '已办结') as 已办结,
-            count(*) filter (where status = '办理中') as 办理中,
-            count(*) filter (where status = '待议') as 待议,
-            median(days_to_close) filter (where days_to_close >= 0) as 办结天数中位数
-        from marts.fct_matters where {where}
+            count(*) filter (where status_as_of = '已办结') as 已办结,
+            count(*) filter (where status_as_of = '办理中') as 办理中,
+            count(*) filter (where status_as_of = '待议') as 待议,
+            median(days_to_close) as 办结天数中位数
+        from marts.rpt_matters where {where}
         group by 1 order by 提出件数 desc
         """,
         params,
@@ -476,24 +458,15 @@ DAYS_BUCKETS = ["7天以内", "8–15天", "16–30天", "31–60天", "61–90�
 
 
 def matters_days_to_close(db: Path, f: Filters) -> pd.DataFrame:
-    """How long closed matters took, in buckets (a negative span is a data error: dq_results)."""
-    where, params = _matters_where(f)
+    """How long matters done took, in marts.rpt_matters' buckets (a negative span is a data
+    error: dq_results)."""
+    where, params = _sliced(f, "raised_quarter")
     df = query(
         db,
         f"""
-        select
-            case
-                when days_to_close < 0 then '日期有误'
-                when days_to_close <= 7 then '7天以内'
-                when days_to_close <= 15 then '8–15天'
-                when days_to_close <= 30 then '16–30天'
-                when days_to_close <= 60 then '31–60天'
-                when days_to_close <= 90 then '61–90天'
-                else '90天以上'
-            end as 办结用时,
-            count(*) as 件数
-        from marts.fct_matters
-        where days_to_close is not null and {where}
+        select close_time_bucket as 办结用时, count(*) as 件数
+        from marts.rpt_matters
+        where close_time_bucket is not null and {where}
         group by 1
         """,
         params,
@@ -532,8 +505,8 @@ def talks_by_role(db: Path) -> pd.DataFrame:
     return query(
         db,
         """
-        select talk_year as 年度, interviewer_role as 约谈人, count(*) as 约谈次数
-        from marts.fct_talks group by all order by 年度, 约谈人
+        select year as 年度, interviewer_role as 约谈人, talks as 约谈次数
+        from marts.rpt_talks_by_role order by 年度, 约谈人
         """,
     )
 

@@ -41,7 +41,8 @@ from outreach.outputs.workbook import HEADER, safe_workbook
 from outreach.pipeline.publish import history_path, publication_info
 from outreach.settings import Settings
 
-UNKNOWN_TOWNSHIP = "县级（未落到乡镇）"
+# a missed visit of a household no roster places (as marts.rpt_visit_coverage names it)
+UNKNOWN_TOWNSHIP = "未知乡镇"
 WAN = Decimal(10000)  # 万元: money stays Decimal to the fen until it is written
 ZERO = Decimal(0)
 SEVERITY_MEANINGS = {
@@ -414,7 +415,7 @@ def _missed(r: _Reader, quarter: str) -> Sheet:
 
 
 def _funding(r: _Reader) -> Sheet:
-    where = "funded_on <= $as_of"
+    # marts.rpt_funding holds only funding received by the as-of date
     sources = Table(
         "funding_source",
         "帮扶资金来源（累计至统计截止日）",
@@ -423,10 +424,10 @@ def _funding(r: _Reader) -> Sheet:
         [
             [s, n, y, y / WAN, share]
             for s, n, y, share in r.rows(
-                f"""
-                select source_type, count(*), sum(amount_yuan),
+                """
+                select source_type, sum(funding_rows)::bigint, sum(amount_yuan),
                     sum(amount_yuan) / sum(sum(amount_yuan)) over ()
-                from marts.fct_funding where {where} group by 1 order by 3 desc
+                from marts.rpt_funding group by 1 order by 3 desc
                 """
             )
         ],
@@ -440,25 +441,21 @@ def _funding(r: _Reader) -> Sheet:
         [
             [t, n, y, y / WAN]
             for t, n, y in r.rows(
-                f"""
-                select coalesce(township_name, '{UNKNOWN_TOWNSHIP}'), count(*), sum(amount_yuan)
-                from marts.fct_funding where {where}
-                group by 1 order by min(coalesce(township_code, '999'))
+                """
+                select township_name, sum(funding_rows)::bigint, sum(amount_yuan)
+                from marts.rpt_funding group by 1 order by min(township_code)
                 """
             )
         ],
     )
     _total_row(townships)
     types = [
-        row[0]
-        for row in r.rows(
-            f"select distinct source_type from marts.fct_funding where {where} order by 1"
-        )
+        row[0] for row in r.rows("select distinct source_type from marts.rpt_funding order by 1")
     ]
     cells = r.rows(
-        f"""
-        select year(funded_on) || 'Q' || quarter(funded_on) as q, source_type, sum(amount_yuan)
-        from marts.fct_funding where {where} group by all order by all
+        """
+        select quarter, source_type, sum(amount_yuan)
+        from marts.rpt_funding group by all order by all
         """
     )
     grid: dict[str, dict[str, Decimal]] = {}
@@ -493,7 +490,7 @@ def _funding(r: _Reader) -> Sheet:
 
 
 def _projects(r: _Reader) -> Sheet:
-    where = "started_on <= $as_of"
+    # marts.rpt_projects holds only projects started by the as-of date
     types = Table(
         "projects_type",
         "帮扶项目按类型（开工至统计截止日）",
@@ -502,10 +499,11 @@ def _projects(r: _Reader) -> Sheet:
         [
             [t, n, c, (p or ZERO) / WAN, h]
             for t, n, c, p, h in r.rows(
-                f"""
-                select project_type, count(*), count(*) filter (where is_capacity_building),
-                    sum(planned_yuan), sum(households_reached)
-                from marts.fct_projects where {where} group by 1 order by 2 desc, 1
+                """
+                select project_type, sum(projects)::bigint,
+                    sum(capacity_building_projects)::bigint,
+                    sum(planned_yuan), sum(households_reached)::bigint
+                from marts.rpt_projects group by 1 order by 2 desc, 1
                 """
             )
         ],
@@ -517,7 +515,7 @@ def _projects(r: _Reader) -> Sheet:
         ["状态", "项目数"],
         ["text", "int"],
         r.rows(
-            f"select status, count(*) from marts.fct_projects where {where} "
+            "select status, sum(projects)::bigint from marts.rpt_projects "
             "group by 1 order by 2 desc, 1"
         ),
     )
@@ -529,12 +527,10 @@ def _projects(r: _Reader) -> Sheet:
         [
             [t, n, c, k, (p or ZERO) / WAN]
             for t, n, c, k, p in r.rows(
-                f"""
-                select coalesce(township_name, '{UNKNOWN_TOWNSHIP}'), count(*),
-                    count(*) filter (where project_type = '专业合作社'),
-                    count(*) filter (where is_capacity_building), sum(planned_yuan)
-                from marts.fct_projects where {where}
-                group by 1 order by min(coalesce(township_code, '999'))
+                """
+                select township_name, sum(projects)::bigint, sum(cooperatives)::bigint,
+                    sum(capacity_building_projects)::bigint, sum(planned_yuan)
+                from marts.rpt_projects group by 1 order by min(township_code)
                 """
             )
         ],
@@ -550,25 +546,22 @@ def _projects(r: _Reader) -> Sheet:
     )
 
 
-# A matter is done on the as-of date when 已办结 and closed by then (docs/RULES.md; a 已办结 matter
-# without a closing date counts from the day it was raised), as marts.program_headlines counts.
-_DONE = "status = '已办结' and coalesce(closed_on, raised_on) <= $as_of"
-
-
 def _matters(r: _Reader) -> Sheet:
+    # marts.rpt_matters: matters raised by the as-of date, whether each was done by then
+    # (docs/RULES.md) and its days to close (none where the dates are wrong)
     categories = Table(
         "matters_category",
         "一月一议事项按类别（提出至统计截止日）",
         ["类别", "提出", "已办结", "未办结", "其中超过60天未办结", "办结天数中位数"],
         ["text", "int", "int", "int", "int", "days"],
         r.rows(
-            f"""
+            """
             select category, count(*),
-                count(*) filter (where {_DONE}),
-                count(*) filter (where not ({_DONE})),
-                count(*) filter (where not ({_DONE}) and date_diff('day', raised_on, $as_of) > 60),
-                median(days_to_close) filter (where {_DONE} and days_to_close >= 0)
-            from marts.fct_matters where raised_on <= $as_of
+                count(*) filter (where is_done),
+                count(*) filter (where not is_done),
+                count(*) filter (where days_open > 60),
+                median(days_to_close)
+            from marts.rpt_matters
             group by 1 order by 2 desc, 1
             """
         ),
@@ -584,13 +577,11 @@ def _matters(r: _Reader) -> Sheet:
         r.rows(
             """
             with raised as (
-                select strftime(raised_on, '%Y-%m') as m, count(*) as n from marts.fct_matters
-                where raised_on <= $as_of group by 1
+                select raised_month as m, count(*) as n from marts.rpt_matters group by 1
             ),
             closed as (
-                select strftime(closed_on, '%Y-%m') as m, count(*) as n from marts.fct_matters
-                where status = '已办结' and closed_on <= $as_of and raised_on <= $as_of
-                group by 1
+                select closed_month as m, count(*) as n from marts.rpt_matters
+                where closed_month is not null group by 1
             )
             select m, coalesce(raised.n, 0), coalesce(closed.n, 0)
             from raised full join closed using (m) order by m

@@ -40,10 +40,13 @@ from outreach.demo.truth import (
 )
 from outreach.outputs.figures import OBLIGATION_LABELS
 from outreach.outputs.followup_lists import quarter_label
-from outreach.outputs.quarterly_report import SHEETS, UNKNOWN_TOWNSHIP
+from outreach.outputs.quarterly_report import SHEETS
 from tests.demo_warehouse import BACKFILL_AS_OF
 
 QUARTER = {DEMO_AS_OF: (2014, 2), BACKFILL_AS_OF: (2014, 1)}
+
+# funding and projects that name no township (marts.rpt_funding, rpt_projects)
+COUNTY_LEVEL = "县级（未落到乡镇）"
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess:
@@ -320,7 +323,7 @@ def test_funding_by_source_township_and_quarter(report):
     _, rows = table(ws, "各乡镇帮扶资金（累计）")
     expected = defaultdict(Decimal)
     for f in funding:
-        expected[f.township or UNKNOWN_TOWNSHIP] += f.amount_yuan
+        expected[f.township or COUNTY_LEVEL] += f.amount_yuan
     assert {k: _money(v[1]) for k, v in by_first(rows).items()} == dict(expected)
     header, rows = table(ws, "各季度到位资金（万元，按来源）")
     per = defaultdict(Decimal)
@@ -351,7 +354,7 @@ def test_projects_by_type_and_township(report):
     _, rows = table(ws, "各乡镇帮扶项目")
     got = by_first(rows)
     for township, (n, coops, cap, _) in got.items():
-        mine = [p for p in projects if (p.township or UNKNOWN_TOWNSHIP) == township]
+        mine = [p for p in projects if (p.township or COUNTY_LEVEL) == township]
         assert (n, coops, cap) == (
             len(mine),
             sum(p.project_type == "专业合作社" for p in mine),
@@ -647,3 +650,51 @@ def test_every_shown_figure_is_the_same_in_the_dashboard_the_report_and_the_fact
             owed,
             met,
         ), q
+
+    # funding, projects and 一月一议 matters received, started or raised by the as-of date, by
+    # township (county-level money and projects under one label) and by source or category
+    cuts = {
+        "funding by township": (
+            f"""select coalesce(township_name, '{COUNTY_LEVEL}'), count(*), sum(amount_yuan)
+            from marts.fct_funding where funded_on <= date '{as_of}' group by 1""",
+            data.funding_by_township(source, data.Filters())[["乡镇", "笔数", "金额元"]],
+            ("资金", "各乡镇帮扶资金（累计）"),
+        ),
+        "funding by source": (
+            f"""select source_type, count(*), sum(amount_yuan)
+            from marts.fct_funding where funded_on <= date '{as_of}' group by 1""",
+            data.funding_by_source(source, data.Filters())[["来源类型", "笔数", "金额元"]],
+            ("资金", "帮扶资金来源（累计至统计截止日）"),
+        ),
+        "projects by township": (
+            f"""select coalesce(township_name, '{COUNTY_LEVEL}'), count(*),
+                count(*) filter (where project_type = '专业合作社')
+            from marts.fct_projects where started_on <= date '{as_of}' group by 1""",
+            data.projects_by_village(source, data.Filters())
+            .groupby("乡镇", as_index=False)[["项目数", "专业合作社"]]
+            .sum(),
+            ("项目", "各乡镇帮扶项目"),
+        ),
+        "matters by category": (
+            f"""select category, count(*), count(*) filter (where status = '已办结'
+                and coalesce(closed_on, raised_on) <= date '{as_of}')
+            from marts.fct_matters where raised_on <= date '{as_of}' group by 1""",
+            data.matters_by_category(source, data.Filters())[["类别", "提出件数", "已办结"]],
+            ("一月一议", "一月一议事项按类别（提出至统计截止日）"),
+        ),
+    }
+    for cut, (sql, dashboard, (sheet, title)) in cuts.items():
+        expected = {key: tuple(_money(v) for v in values) for key, *values in _facts(source, sql)}
+        assert expected, cut
+        shown = {key: tuple(_money(v) for v in values) for key, *values in dashboard.values}
+        assert shown == expected, cut
+        _, rows = table(wb[sheet], title)
+        width = len(next(iter(expected.values())))
+        written = {
+            k: tuple(_money(v) for v in values[:width]) for k, values in by_first(rows).items()
+        }
+        assert written == expected, cut
+
+    # talks by the leader's role add up to the year's talks
+    by_role = data.talks_by_role(source).groupby("年度")["约谈次数"].sum().to_dict()
+    assert by_role == {year: n for year, (n, _, _) in talks.items()}

@@ -1,4 +1,4 @@
-"""帮扶资金: marts.fct_funding by source, township and month."""
+"""帮扶资金: marts.rpt_funding by source, township and month."""
 
 import altair as alt
 import streamlit as st
@@ -70,4 +70,6 @@ with right:
         by_township.assign(金额万元=by_township["金额元"] / 10000).drop(columns="金额元"),
         {"金额万元": "{:,.2f}"},
     )
-st.caption("“未知乡镇”是县级统筹、未落到具体乡镇的资金。单笔超过100万元的行见“数据质量”。")
+st.caption(
+    "“县级（未落到乡镇）”是县级统筹、未落到具体乡镇的资金或项目。单笔超过100万元的行见“数据质量”。"
+)

@@ -1,4 +1,4 @@
-"""帮扶项目: marts.fct_projects by type, status and village."""
+"""帮扶项目: marts.rpt_projects by type, status and village."""
 
 import altair as alt
 import streamlit as st
