@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast venv lint lock demo bench clean dashboard browser-deps
+.PHONY: run test test-fast venv lint lock demo bench clean dashboard browser-deps mail-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ PYTEST_ARGS ?=
 # Two pytest-xdist workers; tests/conftest.py groups the tests that share the demo night on one
 # of them. TEST_WORKERS=0 runs the suite in one process.
 TEST_WORKERS ?= 2
-test: $(STAMP) browser-deps
+test: $(STAMP) browser-deps mail-deps
 	$(BIN)/python -m pytest -q tests $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) \
 	  --dist loadgroup --no-loadscope-reorder) $(PYTEST_ARGS)
 
@@ -69,7 +69,16 @@ dashboard: $(STAMP)
 # Installs only what is missing (root, or passwordless sudo, the first time); then a no-op.
 BROWSER_PACKAGES := chromium fonts-noto-cjk
 browser-deps:
-	@missing=$$(for p in $(BROWSER_PACKAGES); do \
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(BROWSER_PACKAGES)"
+
+# The intake tests' real servers: Dovecot (IMAP). Run from a configuration in a temp folder on
+# a loopback port by the tests; the package's own service is never started.
+MAIL_PACKAGES := dovecot-imapd
+mail-deps:
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(MAIL_PACKAGES)"
+
+debian-packages:
+	@missing=$$(for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \

@@ -211,6 +211,26 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_pull(args) -> int:
+    from outreach.intake.pull import pull
+    from outreach.intake.senders import SendersError
+
+    settings = load_settings()
+    try:
+        result = pull(settings, args.channel)
+    except SendersError as exc:
+        print(f"outreach: {exc}", file=sys.stderr)
+        return 2
+    if not result.channels:
+        print(f"no intake channel configured in {settings.senders}: nothing to pull")
+        return 0
+    objects = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items())) or "nothing new"
+    print(f"pulled {', '.join(result.channels)}: {result.messages} message(s); {objects}")
+    for error in result.errors:
+        print(f"outreach: {error}", file=sys.stderr)
+    return 1 if result.errors else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outreach", description="Outreach Warehouse")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -280,6 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the .xlsx to write, or a folder (default: $OUTREACH_HOME/reports/quarterly/)",
     )
     export.set_defaults(func=_cmd_export)
+    pull = sub.add_parser(
+        "pull", help="pull once from every intake channel of config/senders.yml into the inbox"
+    )
+    pull.add_argument("--channel", help="only the channel of this name")
+    pull.set_defaults(func=_cmd_pull)
     return parser
 
 

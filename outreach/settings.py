@@ -11,6 +11,7 @@ else asks for a :class:`Settings` (``load_settings()``) instead of touching ``os
 | OUTREACH_PII_KEY | generated once in $OUTREACH_HOME/pii.key (0600) | HMAC key for ID/phone tokens |
 | OUTREACH_TIMEZONE | Asia/Shanghai | the county's time zone (as-of dates, schedules) |
 | OUTREACH_GAZETTEER | config/gazetteer.yml | the county and its townships |
+| OUTREACH_SENDERS | config/senders.yml | intake's channels and who sends from where (no channel: nothing is pulled) |
 | OUTREACH_DASHBOARD_PORT | 8501 | the port of the dashboard (`make dashboard`) |
 | OUTREACH_DASHBOARD_ADDRESS | 127.0.0.1 | the address the dashboard listens on: this machine only, until it is set (e.g. `0.0.0.0` for the office network; the dashboard has no sign-in yet) |
 | OUTREACH_PARSER_BUGS | quarantine | `quarantine`: a file the loader's own code fails on is quarantined (`parser_error`) and the night goes on; `raise`: that failure fails the night (the tests run so) |
@@ -34,6 +35,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DAGS_DIR = PROJECT_ROOT / "dags"
 DEFAULT_GAZETTEER = PROJECT_ROOT / "config" / "gazetteer.yml"
+DEFAULT_SENDERS = PROJECT_ROOT / "config" / "senders.yml"
 # What one DuckDB instance of the pipeline may hold in memory (dbt's, in dbt_project/profiles.yml,
 # and the publish step's): DuckDB's default is 80% of the machine, and it keeps what it read
 # until then. Big joins, sorts and copies spill to disk instead (bench/RESULTS.md, x100).
@@ -66,6 +68,7 @@ class Settings:
     pii_key_env: str | None
     timezone: str
     gazetteer: Path
+    senders: Path = DEFAULT_SENDERS
     dashboard_port: int = 8501
     dashboard_address: str = "127.0.0.1"
     parser_bugs: str = "quarantine"  # or "raise"
@@ -110,6 +113,11 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def intake_dir(self) -> Path:
+        """Intake's fetch ledger, files being landed and mail kept aside (personal data)."""
+        return self.home / "intake"
 
     @property
     def staging_dir(self) -> Path:
@@ -203,6 +211,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     as_of = parse_date(as_of_raw, "OUTREACH_AS_OF") if as_of_raw else None
     tz = county_timezone(env)
     gazetteer = Path(env.get("OUTREACH_GAZETTEER") or DEFAULT_GAZETTEER).expanduser().resolve()
+    senders = Path(env.get("OUTREACH_SENDERS") or DEFAULT_SENDERS).expanduser().resolve()
     key = env.get("OUTREACH_PII_KEY") or None
     if key is not None and len(key) < 16:
         raise SettingsError("OUTREACH_PII_KEY must be at least 16 characters long")
@@ -228,6 +237,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         pii_key_env=key,
         timezone=tz,
         gazetteer=gazetteer,
+        senders=senders,
         dashboard_port=int(port_raw),
         dashboard_address=address,
         parser_bugs=parser_bugs,

@@ -1,0 +1,67 @@
+"""Landing a sender's file in the inbox: ``inbox/<provider>/<unit>/<original file name>``.
+
+The unit's folder comes from who sent it (``senders.py``), never from the file's name, which is
+kept as one path component. The bytes are written to a hidden temporary file in the unit's folder
+(the loader skips hidden files, so the night never reads half a file; the same file system, so
+the rename is atomic) and renamed into place: a corrected file resent under the same name replaces the earlier version,
+which the loader then reads as the newer version of that file. The same bytes a unit already
+landed are a duplicate and land nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from outreach.intake.senders import Unit, safe_component
+
+
+@dataclass(frozen=True)
+class Landed:
+    rel: str  # under the inbox
+    sha256: str
+    replaced: bool  # a file of that name was there (a resend)
+
+
+class CannotLand(ValueError):
+    """The file has no name that can be a file in the inbox."""
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def target_rel(unit: Unit, name: str) -> str:
+    safe = safe_component(name)
+    if safe is None:
+        raise CannotLand(f"文件名“{name}”不能作为文件名保存，请改名后重新发送")
+    return f"{unit.inbox_rel}/{safe}"
+
+
+def land(inbox: Path, unit: Unit, name: str, data: bytes) -> Landed:
+    """Write ``data`` at the unit's ``name`` in the inbox, atomically."""
+    rel = target_rel(unit, name)
+    target = inbox / rel
+    folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    for parent in [folder, *folder.parents]:  # no link may lead the file out of the inbox
+        if parent == inbox:
+            break
+        if parent.is_symlink():
+            raise CannotLand(f"收件箱中的文件夹 {parent.relative_to(inbox)} 是链接，不予写入")
+    replaced = target.exists()
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".landing-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o640)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Landed(rel, sha256_of(data), replaced)

@@ -1,0 +1,186 @@
+"""The fetch ledger: one row per object intake saw, in SQLite under ``OUTREACH_HOME/intake``.
+
+Not the build file: intake writes it while the night may be running, and the night's one writer
+copies it into ``raw`` (``marts.fct_submissions``). SQLite in WAL mode lets the night read while
+intake writes.
+
+``objects``: one row per attachment, zip member, remote file or refused mail: channel, source
+key (``<uidvalidity>:<uid>`` of a message, a remote file's path), message id, sender, provider,
+unit, original name, landed path (under the inbox), sha256, size, fetched at, status
+(``landed``, ``duplicate``, ``refused``, ``unknown_sender``) and the reason in Chinese.
+``messages``: each message handled, by channel + UIDVALIDITY + UID and by Message-ID + sha256
+of its bytes (when the server's UIDVALIDITY changes, the same mail is known by those).
+``remote_files``: what a folder's last listings showed (path, size, mtime or etag), so a file is
+taken once its size is stable across two listings and never twice unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+STATUSES = ("landed", "duplicate", "refused", "unknown_sender")
+
+_SCHEMA = """
+create table if not exists objects (
+    id integer primary key,
+    channel text not null,
+    source_key text not null,
+    message_id text,
+    sender text,
+    provider text,
+    unit text,
+    original_name text,
+    landed_path text,
+    sha256 text,
+    size integer,
+    fetched_at text not null,
+    status text not null check (status in ('landed', 'duplicate', 'refused', 'unknown_sender')),
+    reason text
+);
+create index if not exists objects_by_sha on objects (provider, unit, sha256);
+create table if not exists messages (
+    channel text not null,
+    uidvalidity text not null,
+    uid integer not null,
+    message_id text,
+    sha256 text not null,
+    handled_at text not null,
+    primary key (channel, uidvalidity, uid)
+);
+create index if not exists messages_by_id on messages (channel, message_id, sha256);
+create table if not exists remote_files (
+    channel text not null,
+    path text not null,
+    size integer not null,
+    stamp text not null,
+    seen_at text not null,
+    taken integer not null default 0,
+    primary key (channel, path)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    channel: str
+    source_key: str
+    status: str
+    reason: str | None = None
+    message_id: str | None = None
+    sender: str | None = None
+    provider: str | None = None
+    unit: str | None = None
+    original_name: str | None = None
+    landed_path: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+        self.path = path
+        self.con = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self.con.execute("pragma journal_mode=wal")
+        self.con.execute("pragma synchronous=full")
+        self.con.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic step: what a message or a file did is recorded all at once, or not."""
+        self.con.execute("begin immediate")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("rollback")
+            raise
+        self.con.execute("commit")
+
+    @staticmethod
+    def add(con: sqlite3.Connection, entry: Entry) -> None:
+        assert entry.status in STATUSES, entry.status
+        row = asdict(entry)
+        row["fetched_at"] = now()
+        columns = ", ".join(row)
+        con.execute(
+            f"insert into objects ({columns}) values ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+
+    def landed_sha(self, provider: str, unit: str, sha256: str) -> str | None:
+        """The inbox path where this unit's same bytes already landed, if they did."""
+        row = self.con.execute(
+            "select landed_path from objects where provider = ? and unit = ? and sha256 = ? "
+            "and status = 'landed' order by id desc limit 1",
+            (provider, unit, sha256),
+        ).fetchone()
+        return row[0] if row else None
+
+    def message_seen(
+        self, channel: str, uidvalidity: str, uid: int, message_id: str | None, sha256: str | None
+    ) -> bool:
+        if self.con.execute(
+            "select 1 from messages where channel = ? and uidvalidity = ? and uid = ?",
+            (channel, uidvalidity, uid),
+        ).fetchone():
+            return True
+        if sha256 is None:
+            return False
+        # under another UIDVALIDITY only: the same mail delivered twice into one mailbox is two
+        # messages (its attachments are then recorded as duplicates)
+        return bool(
+            self.con.execute(
+                "select 1 from messages where channel = ? and sha256 = ? and uidvalidity <> ? "
+                "and coalesce(message_id, '') = coalesce(?, '')",
+                (channel, sha256, uidvalidity, message_id),
+            ).fetchone()
+        )
+
+    def known_uids(self, channel: str, uidvalidity: str) -> set[int]:
+        return {
+            uid
+            for (uid,) in self.con.execute(
+                "select uid from messages where channel = ? and uidvalidity = ?",
+                (channel, uidvalidity),
+            )
+        }
+
+    @staticmethod
+    def message_handled(
+        con: sqlite3.Connection,
+        channel: str,
+        uidvalidity: str,
+        uid: int,
+        message_id: str | None,
+        sha256: str,
+    ) -> None:
+        con.execute(
+            "insert or ignore into messages values (?, ?, ?, ?, ?, ?)",
+            (channel, uidvalidity, uid, message_id, sha256, now()),
+        )
+
+    def entries(self, **where: str) -> list[dict]:
+        clause = " and ".join(f"{k} = ?" for k in where) or "true"
+        cur = self.con.execute(
+            f"select * from objects where {clause} order by id", list(where.values())
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def open_ledger(intake_dir: Path) -> Ledger:
+    return Ledger(intake_dir / "ledger.sqlite3")

@@ -1,0 +1,197 @@
+"""One pull of every configured channel into the inbox: ``outreach pull`` and the intake DAG.
+
+Per message (or remote file), in this order: sort its attachments out (``attachments.py``), land
+what is taken (``land.py``), then record everything it did in the ledger in one transaction with
+the message marked handled. Killed half-way, a rerun finds the message not yet handled and does
+it again: the same bytes land at the same path (no second copy) and are recorded once. Intake
+never takes the build file's lock: the night reads what has landed by the time it starts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+from outreach.intake import imap
+from outreach.intake.attachments import Refusal, attachment_name, sort_out
+from outreach.intake.land import CannotLand, land, sha256_of
+from outreach.intake.ledger import Entry, Ledger, open_ledger
+from outreach.intake.senders import Channel, SenderMap, Unit, load_senders
+from outreach.settings import Settings
+
+
+@dataclass
+class PullResult:
+    channels: list[str] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)  # status -> objects
+    messages: int = 0
+    errors: list[str] = field(default_factory=list)  # a channel that could not be read
+
+    def as_dict(self) -> dict:
+        return {
+            "channels": self.channels,
+            "messages": self.messages,
+            "objects": dict(self.counts),
+            "errors": self.errors,
+        }
+
+
+def credentials(conn_id: str) -> imap.Credentials:
+    """An Airflow Connection's host, port, login and password (environment variable,
+    secrets backend or Airflow's metadata: wherever the deployment keeps it)."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    return imap.Credentials(
+        host=conn.host or "",
+        port=conn.port,
+        login=conn.login or "",
+        password=conn.password or "",
+        extra=conn.extra_dejson or {},
+    )
+
+
+def _attachments(message) -> list[tuple[str, bytes]]:
+    out = []
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        name = attachment_name(part)
+        disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
+        if not name and disposition != "attachment":
+            continue  # the mail's text
+        out.append((name, part.get_payload(decode=True) or b""))
+    return out
+
+
+def handle_message(
+    ledger: Ledger,
+    settings: Settings,
+    senders: SenderMap,
+    channel: Channel,
+    fetched: imap.Fetched,
+) -> list[Entry]:
+    """Land or refuse what one message holds, and record it with the message handled."""
+    message = imap.parse(fetched.raw)
+    sender = imap.sender_address(message)
+    mid = imap.message_id(message)
+    sha = sha256_of(fetched.raw)
+    key = f"{fetched.uidvalidity}:{fetched.uid}"
+    base = {"channel": channel.name, "source_key": key, "message_id": mid, "sender": sender}
+    entries: list[Entry] = []
+    if ledger.message_seen(channel.name, fetched.uidvalidity, fetched.uid, mid, sha):
+        pass  # the same mail under a new UIDVALIDITY: known by Message-ID and bytes
+    else:
+        unit = senders.for_address(sender) if sender else None
+        files = _attachments(message)
+        if unit is None:
+            kept = _keep_aside(settings, sha, fetched.raw)
+            reason = f"发件人 {sender or '（无）'} 不在报送单位名单（config/senders.yml）中，邮件已留存待组织部核实：{kept}"
+            names = [name for name, _ in files] or [None]
+            entries = [
+                Entry(**base, status="unknown_sender", reason=reason, original_name=n)
+                for n in names
+            ]
+        elif not files:
+            entries = [Entry(**base, status="refused", provider=unit.provider, unit=unit.label,
+                             reason="邮件没有附件；请把表格作为附件发送")]  # fmt: skip
+        else:
+            for name, data in files:
+                entries.extend(_take(ledger, settings, unit, base, name, data))
+    with ledger.transaction() as con:
+        for entry in entries:
+            Ledger.add(con, entry)
+        Ledger.message_handled(con, channel.name, fetched.uidvalidity, fetched.uid, mid, sha)
+    return entries
+
+
+def _take(
+    ledger: Ledger, settings: Settings, unit: Unit, base: dict, name: str, data: bytes
+) -> list[Entry]:
+    pieces, refused = sort_out(name, data)
+    who = {**base, "provider": unit.provider, "unit": unit.label}
+    entries = [_refused(who, r) for r in refused]
+    for piece in pieces:
+        sha = sha256_of(piece.data)
+        shown = piece.name if piece.inside is None else f"{piece.inside}/{piece.name}"
+        common = {**who, "original_name": shown, "sha256": sha, "size": len(piece.data)}
+        earlier = ledger.landed_sha(unit.provider, unit.label, sha)
+        if earlier is not None:
+            entries.append(Entry(**common, status="duplicate", landed_path=earlier,
+                                 reason=f"与已收到的 {earlier} 内容完全相同，未重复保存"))  # fmt: skip
+            continue
+        try:
+            landed = land(settings.inbox, unit, piece.name, piece.data)
+        except CannotLand as exc:
+            entries.append(Entry(**common, status="refused", reason=str(exc)))
+            continue
+        reason = "同名文件已更新为本次发送的版本" if landed.replaced else None
+        entries.append(Entry(**common, status="landed", landed_path=landed.rel, reason=reason))
+    return entries
+
+
+def _refused(who: dict, refusal: Refusal) -> Entry:
+    name = refusal.name if refusal.inside is None else f"{refusal.inside}/{refusal.name}"
+    return Entry(
+        **who, status="refused", original_name=name, size=refusal.size, reason=refusal.reason
+    )
+
+
+def _keep_aside(settings: Settings, sha: str, raw: bytes) -> str:
+    """Mail from an unknown sender, kept whole for the department: ``intake/kept_aside``."""
+    folder = settings.intake_dir / "kept_aside"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{sha[:16]}.eml"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(raw)
+        os.replace(tmp, path)
+    return str(path.relative_to(settings.home))
+
+
+def pull_mailbox(
+    ledger: Ledger, settings: Settings, senders: SenderMap, channel: Channel, result: PullResult
+) -> None:
+    client = imap.connect(credentials(channel.connection))
+    try:
+        uidvalidity = imap.examine(client, channel.folder)
+        known = ledger.known_uids(channel.name, uidvalidity)
+        handled = []
+        for fetched in imap.new_messages(client, channel, known):
+            for entry in handle_message(ledger, settings, senders, channel, fetched):
+                result.counts[entry.status] += 1
+            result.messages += 1
+            handled.append(fetched.uid)
+        imap.move(client, channel, handled)
+    finally:
+        try:
+            client.logout()
+        except (OSError, imap.imaplib.IMAP4.error):
+            pass
+
+
+def pull(settings: Settings, only: str | None = None) -> PullResult:
+    """Every configured channel once (or the one named ``only``). A channel that cannot be read
+    is reported and the others still run."""
+    senders = load_senders(settings.senders, settings.gazetteer)
+    result = PullResult()
+    channels = [c for c in senders.channels if only in (None, c.name)]
+    if not channels:
+        return result
+    ledger = open_ledger(settings.intake_dir)
+    try:
+        for channel in channels:
+            result.channels.append(channel.name)
+            try:
+                if channel.kind == "imap":
+                    pull_mailbox(ledger, settings, senders, channel, result)
+                else:
+                    from outreach.intake.folders import pull_folder
+
+                    pull_folder(ledger, settings, senders, channel, result)
+            except imap.MailboxError as exc:
+                result.errors.append(f"{channel.name}: {exc}")
+    finally:
+        ledger.close()
+    return result

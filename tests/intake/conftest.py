@@ -1,0 +1,50 @@
+"""The intake tests' servers: a Dovecot IMAP server (tests/intake/mailserver.py) and the
+collection mailbox's Airflow Connection in the environment, as a deployment sets it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.intake.mailserver import DOVECOT, Dovecot
+
+MAILBOX = "collect@county.test"
+PASSWORD = "collect-pass-2026"
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    if not Path(DOVECOT).exists():
+        pytest.fail("Dovecot is not installed: `make mail-deps` installs dovecot-imapd")
+    # not under pytest's tmp folders (0700 for root): Dovecot's mail processes run as nobody
+    root = Path(tempfile.mkdtemp(prefix="outreach-dovecot-"))
+    os.chmod(root, 0o755)
+    server = Dovecot(root)
+    server.add_user(MAILBOX, PASSWORD)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def mailbox(dovecot, monkeypatch):
+    """An empty collection mailbox and its Connection (``outreach_mailbox``)."""
+    dovecot.stop()
+    maildir = dovecot.mail / MAILBOX / "Maildir"
+    for path in list(maildir.iterdir()):
+        if path.name not in ("new", "cur", "tmp"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for sub in ("new", "cur", "tmp"):
+        for path in (maildir / sub).iterdir():
+            path.unlink()
+    dovecot.start()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OUTREACH_MAILBOX",
+        f"imap://{MAILBOX.replace('@', '%40')}:{PASSWORD}@127.0.0.1:{dovecot.port}/?security=none",
+    )
+    return dovecot
