@@ -28,12 +28,12 @@ run: $(STAMP)
 	$(BIN)/outreach run --demo-if-empty
 
 PYTEST_ARGS ?=
-# Two pytest-xdist workers; tests/conftest.py groups the tests that share the demo night on one
-# of them. TEST_WORKERS=0 runs the suite in one process.
+# Two pytest-xdist workers, a test file at a time (tests/conftest.py hands out the longest file
+# first). TEST_WORKERS=0 runs the suite in one process.
 TEST_WORKERS ?= 2
 test: $(STAMP) browser-deps mail-deps
 	$(BIN)/python -m pytest -q tests $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) \
-	  --dist loadgroup --no-loadscope-reorder) $(PYTEST_ARGS)
+	  --dist loadfile --no-loadscope-reorder) $(PYTEST_ARGS)
 
 # The edit loop: the unit tests (readers, rules, registry, docs, the DAG's wiring, the CLI, the
 # demo), none of which needs a built night, a server or a browser; `make test` stays the whole
@@ -71,9 +71,9 @@ BROWSER_PACKAGES := chromium fonts-noto-cjk
 browser-deps:
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(BROWSER_PACKAGES)"
 
-# The intake tests' real servers: Dovecot (IMAP). Run from a configuration in a temp folder on
-# a loopback port by the tests; the package's own service is never started.
-MAIL_PACKAGES := dovecot-imapd
+# The intake tests' real servers: Dovecot (IMAP) and OpenSSH (SFTP), each run from a configuration in a temp folder on
+# a loopback port by the tests, which never use the packages' own services.
+MAIL_PACKAGES := dovecot-imapd openssh-server
 mail-deps:
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(MAIL_PACKAGES)"
 

@@ -37,30 +37,24 @@ def pytest_sessionstart(session):
 NIGHT_FIXTURES = frozenset({"demo_home", "published_db", "backfilled_home"})
 
 
-# `make test` runs the suite on two pytest-xdist workers (--dist loadgroup): every test that
-# reads the session's demo night goes to one worker, which builds that night once; the
-# production module (a cluster under the real scheduler, the longest module) is handed out first,
-# so the other worker takes everything else meanwhile. Any other file is one unit of work.
-FIRST_GROUPS = ("tests/production/", "night")
+# `make test` runs the suite on two pytest-xdist workers, a test file at a time (--dist loadfile:
+# a module's fixtures are built once, on one worker). The production module (a cluster under the
+# real scheduler, the longest file) is handed out first, then the files that read the session's
+# demo night, so the other worker builds that night early and its tests reuse it.
+FIRST_FILES = ("tests/production/",)
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
+    nights = set()
     for item in items:
-        uses_night = bool(NIGHT_FIXTURES & set(getattr(item, "fixturenames", ())))
-        if uses_night:
+        if NIGHT_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.night)
-        if config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") != "no":
-            item.add_marker(pytest.mark.xdist_group(_group(item, uses_night)))
+            nights.add(item.nodeid.split("::", 1)[0])
 
     def rank(item):
-        group = _group(item, bool(NIGHT_FIXTURES & set(getattr(item, "fixturenames", ()))))
-        return next((i for i, g in enumerate(FIRST_GROUPS) if group.startswith(g)), 99)
+        path = item.nodeid.split("::", 1)[0]
+        if path.startswith(FIRST_FILES):
+            return 0
+        return 1 if path in nights else 2
 
     items.sort(key=rank)  # stable: within a rank, the collection's order
-
-
-def _group(item, uses_night: bool) -> str:
-    if uses_night:
-        return "night"
-    return item.nodeid.split("::", 1)[0]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from outreach.intake import imap
 from outreach.intake.attachments import Refusal, attachment_name, sort_out
+from outreach.intake.folders import FolderError, pull_folder
 from outreach.intake.land import CannotLand, land, sha256_of
 from outreach.intake.ledger import Entry, Ledger, open_ledger
 from outreach.intake.senders import Channel, SenderMap, Unit, load_senders
@@ -187,10 +188,8 @@ def pull(settings: Settings, only: str | None = None) -> PullResult:
                 if channel.kind == "imap":
                     pull_mailbox(ledger, settings, senders, channel, result)
                 else:
-                    from outreach.intake.folders import pull_folder
-
                     pull_folder(ledger, settings, senders, channel, result)
-            except imap.MailboxError as exc:
+            except (imap.MailboxError, FolderError) as exc:
                 result.errors.append(f"{channel.name}: {exc}")
     finally:
         ledger.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.intake.mailserver import DOVECOT, Dovecot
+from tests.intake.sshserver import SSHD, Sshd
 
 MAILBOX = "collect@county.test"
 PASSWORD = "collect-pass-2026"
@@ -48,3 +49,31 @@ def mailbox(dovecot, monkeypatch):
         f"imap://{MAILBOX.replace('@', '%40')}:{PASSWORD}@127.0.0.1:{dovecot.port}/?security=none",
     )
     return dovecot
+
+
+@pytest.fixture(scope="session")
+def sshd():
+    if not Path(SSHD).exists():
+        pytest.fail("OpenSSH's sshd is not installed: `make mail-deps` installs openssh-server")
+    server = Sshd(Path(tempfile.mkdtemp(prefix="outreach-sshd-")))
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def share(sshd, tmp_path, monkeypatch):
+    """A partner's upload folder on the SFTP server, and its Connection (``outreach_sftp``)."""
+    import json
+    import urllib.parse
+
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    extra = urllib.parse.quote(
+        json.dumps({"key_file": str(sshd.client_key), "host_key": sshd.host_key_line})
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OUTREACH_SFTP",
+        f"sftp://{sshd.user}@127.0.0.1:{sshd.port}/?__extra__={extra}",
+    )
+    return folder

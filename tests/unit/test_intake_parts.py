@@ -190,3 +190,19 @@ def test_landing_is_atomic_into_the_units_folder_and_refuses_a_name_that_is_a_pa
     with pytest.raises(CannotLand, match="链接"):
         land(tmp_path, Unit("townships", ("加茂镇",)), "台账.xlsx", b"x")
     assert list(outside.iterdir()) == []
+
+
+def test_outreach_pull_with_no_channel_configured_pulls_nothing(tmp_path, monkeypatch, capsys):
+    from outreach.cli import main
+
+    monkeypatch.setenv("OUTREACH_HOME", str(tmp_path / "home"))
+    assert main(["pull"]) == 0
+    assert "no intake channel configured" in capsys.readouterr().out
+    assert (
+        not (tmp_path / "home" / "intake").exists() and not (tmp_path / "home" / "inbox").exists()
+    )
+    bad = tmp_path / "senders.yml"
+    bad.write_text("channels: [{name: m, kind: imap}]", encoding="utf-8")
+    monkeypatch.setenv("OUTREACH_SENDERS", str(bad))
+    assert main(["pull"]) == 2
+    assert "names the Airflow Connection" in capsys.readouterr().err

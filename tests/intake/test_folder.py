@@ -1,0 +1,90 @@
+"""Pulling a partner's SFTP folder, against OpenSSH's sshd: a file is taken once its size is
+stable across two listings, lands in its mapped unit's folder, is taken again only when it
+changes, and is never deleted at the source; a server with another host key is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+
+import pytest
+
+from outreach.intake.ledger import open_ledger
+from outreach.intake.pull import pull
+from outreach.settings import load_settings
+
+SENDERS = """
+channels:
+  - {{name: share, kind: folder, connection: outreach_sftp, path: "{root}"}}
+senders:
+  - {{channel: share, folder: 响水镇, provider: townships, unit: 响水镇}}
+  - {{channel: share, folder: 企业/保亭某某农业公司, provider: enterprises, unit: 保亭某某农业公司}}
+"""
+
+
+@pytest.fixture
+def home(tmp_path, share):
+    senders = tmp_path / "senders.yml"
+    senders.write_text(SENDERS.format(root=share), encoding="utf-8")
+    return load_settings(
+        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
+    )
+
+
+def put(folder, rel: str, data: bytes) -> None:
+    path = folder / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def test_a_file_is_taken_once_stable_and_again_only_when_changed(home, share):
+    put(share, "响水镇/台账.xlsx", b"PK\x03\x04 first version")
+    put(share, "企业/保亭某某农业公司/资金.csv", "日期,金额\n2014-05-06,100\n".encode())
+    put(share, "别处/台账.xlsx", b"PK\x03\x04 nobody's")
+    put(share, "响水镇/~$台账.xlsx", b"lock")
+
+    first = pull(home)
+    assert first.errors == [] and sum(first.counts.values()) == 0  # seen once: not yet stable
+    second = pull(home)
+    assert second.counts == {"landed": 2, "unknown_sender": 1}
+    assert (home.inbox / "townships/响水镇/台账.xlsx").read_bytes() == b"PK\x03\x04 first version"
+    assert (home.inbox / "enterprises/保亭某某农业公司/资金.csv").exists()
+    assert sum(pull(home).counts.values()) == 0  # unchanged: not taken again
+
+    put(share, "响水镇/台账.xlsx", b"PK\x03\x04 corrected version")
+    os.utime(share / "响水镇/台账.xlsx", (1_900_000_000, 1_900_000_000))
+    assert sum(pull(home).counts.values()) == 0  # changed: stable only at the next listing
+    assert pull(home).counts == {"landed": 1}
+    assert (
+        home.inbox / "townships/响水镇/台账.xlsx"
+    ).read_bytes() == b"PK\x03\x04 corrected version"
+    # nothing deleted or written at the source
+    assert sorted(p.relative_to(share).as_posix() for p in share.rglob("*") if p.is_file()) == [
+        "企业/保亭某某农业公司/资金.csv",
+        "别处/台账.xlsx",
+        "响水镇/~$台账.xlsx",
+        "响水镇/台账.xlsx",
+    ]
+    ledger = open_ledger(home.intake_dir)
+    unknown = ledger.entries(status="unknown_sender")
+    ledger.close()
+    assert len(unknown) == 1 and "未登记" in unknown[0]["reason"]
+
+
+def test_a_server_with_another_host_key_is_refused(home, share, sshd, monkeypatch):
+    extra = urllib.parse.quote(
+        json.dumps(
+            {
+                "key_file": str(sshd.client_key),
+                "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyOtherKeyOtherKeyOtherKeyOtherKey0",
+            }
+        )
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OUTREACH_SFTP", f"sftp://{sshd.user}@127.0.0.1:{sshd.port}/?__extra__={extra}"
+    )
+    put(share, "响水镇/台账.xlsx", b"PK\x03\x04")
+    result = pull(home)
+    assert len(result.errors) == 1 and "主机密钥" in result.errors[0]
+    assert not home.inbox.exists() or not any(home.inbox.rglob("*.xlsx"))
