@@ -93,6 +93,14 @@ SUPPORT_TABLES = {
     ),
     # one row: the fingerprint of the key the raw layer's tokens were made with
     "pii_key_state": "fingerprint VARCHAR",
+    # intake's fetch ledger (outreach/intake/ledger.py), copied whole by load_raw every night;
+    # fetched_at on the county's clock, as first_seen
+    "intake_submissions": (
+        "ledger_id BIGINT, channel VARCHAR, source_key VARCHAR, message_id VARCHAR, "
+        "sender VARCHAR, provider VARCHAR, unit VARCHAR, original_name VARCHAR, "
+        "landed_path VARCHAR, sha256 VARCHAR, size BIGINT, fetched_at TIMESTAMP, "
+        "status VARCHAR, reason VARCHAR"
+    ),
 }
 
 

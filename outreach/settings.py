@@ -11,6 +11,7 @@ else asks for a :class:`Settings` (``load_settings()``) instead of touching ``os
 | OUTREACH_PII_KEY | generated once in $OUTREACH_HOME/pii.key (0600) | HMAC key for ID/phone tokens |
 | OUTREACH_TIMEZONE | Asia/Shanghai | the county's time zone (as-of dates, schedules) |
 | OUTREACH_GAZETTEER | config/gazetteer.yml | the county and its townships |
+| OUTREACH_INTAKE_SCHEDULE | */30 8-18 * * 1-5 | when the outreach_intake DAG pulls (cron, on the county's clock) |
 | OUTREACH_SENDERS | config/senders.yml | intake's channels and who sends from where (no channel: nothing is pulled) |
 | OUTREACH_DASHBOARD_PORT | 8501 | the port of the dashboard (`make dashboard`) |
 | OUTREACH_DASHBOARD_ADDRESS | 127.0.0.1 | the address the dashboard listens on: this machine only, until it is set (e.g. `0.0.0.0` for the office network; the dashboard has no sign-in yet) |
@@ -52,6 +53,9 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 # on the county's clock.
 NIGHT_STARTS_AT = dt.time(2, 0)
 NIGHT_DEADLINE = dt.time(6, 0)
+# When intake pulls from the channels of config/senders.yml (the outreach_intake DAG's cron, on
+# the county's clock): every 30 minutes in working hours, Monday to Friday.
+DEFAULT_INTAKE_SCHEDULE = "*/30 8-18 * * 1-5"
 
 PARSER_BUG_POLICIES = ("quarantine", "raise")
 
@@ -201,6 +205,18 @@ def county_timezone(environ: dict[str, str] | None = None) -> str:
     except Exception as exc:  # ZoneInfoNotFoundError or ValueError for odd names
         raise SettingsError(f"OUTREACH_TIMEZONE is not a known time zone: {tz!r}") from exc
     return tz
+
+
+def intake_schedule(environ: dict[str, str] | None = None) -> str:
+    """OUTREACH_INTAKE_SCHEDULE, checked (five cron fields), or the default: read by the intake
+    DAG at parse time."""
+    env = os.environ if environ is None else environ
+    cron = " ".join((env.get("OUTREACH_INTAKE_SCHEDULE") or DEFAULT_INTAKE_SCHEDULE).split())
+    from croniter import croniter
+
+    if len(cron.split()) != 5 or not croniter.is_valid(cron):
+        raise SettingsError(f"OUTREACH_INTAKE_SCHEDULE must be a cron of five fields, got {cron!r}")
+    return cron
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

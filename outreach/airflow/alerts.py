@@ -313,6 +313,28 @@ def on_failure(context: dict) -> None:
     send_mail(subject, body)
 
 
+def on_intake_failure(context: dict) -> None:
+    """``on_failure_callback`` of outreach_intake: which channel could not be read, and why (a
+    wrong password, a server down). Nothing was changed at the source; the channels that could be
+    read were pulled. Never raises."""
+    try:
+        dag_run = context.get("dag_run")
+        run_id = context.get("run_id") or _get(dag_run, "run_id") or "?"
+        why = _exception_text(context.get("exception")) or "?"
+        subject = "[outreach_intake] 收取失败 / intake failed"
+        body = (
+            "报送收取未能读取部分渠道（邮箱或共享文件夹）；其余渠道已收取，来源处未作任何改动。\n"
+            "Intake could not read a channel (mailbox or shared folder); the others were pulled, "
+            "nothing was changed at the source.\n\n"
+            f"Airflow 运行 / run:  {run_id}\n"
+            f"原因 / why:          {why}\n"
+        )
+    except Exception:
+        log.exception("could not compose the intake alert")
+        subject, body = "[outreach_intake] 收取失败 / intake failed", repr(context.get("exception"))
+    send_mail(subject, body)
+
+
 # --- the 06:00 deadline -----------------------------------------------------------------------
 
 

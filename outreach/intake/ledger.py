@@ -184,3 +184,48 @@ class Ledger:
 
 def open_ledger(intake_dir: Path) -> Ledger:
     return Ledger(intake_dir / "ledger.sqlite3")
+
+
+def read_objects(intake_dir: Path) -> list[tuple]:
+    """Every row of the ledger's ``objects``, read-only (intake may be writing: SQLite's WAL
+    gives this reader the last committed state); none when intake never ran."""
+    path = intake_dir / "ledger.sqlite3"
+    if not path.exists():
+        return []
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        return con.execute(
+            "select id, channel, source_key, message_id, sender, provider, unit, original_name, "
+            "landed_path, sha256, size, fetched_at, status, reason from objects order by id"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def copy_into_raw(con, intake_dir: Path, tz: dt.tzinfo) -> int:
+    """Replace the rows of ``raw.intake_submissions`` in the build file (``con``, the night's
+    writer; the loader creates the table) with the ledger's, fetched_at on the county's clock
+    ``tz`` (as the loader's first_seen). Returns the rows copied."""
+    from ingest.load import SUPPORT_TABLES
+
+    rows = [
+        (
+            *row[:11],
+            dt.datetime.fromisoformat(row[11]).astimezone(tz).replace(tzinfo=None),
+            *row[12:],
+        )
+        for row in read_objects(intake_dir)
+    ]
+    width = len(SUPPORT_TABLES["intake_submissions"].split(", "))
+    con.execute("begin")
+    try:
+        con.execute("delete from raw.intake_submissions")
+        if rows:
+            con.executemany(
+                f"insert into raw.intake_submissions values ({', '.join('?' * width)})", rows
+            )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return len(rows)

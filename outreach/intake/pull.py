@@ -9,9 +9,12 @@ never takes the build file's lock: the night reads what has landed by the time i
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from outreach.intake import imap
 from outreach.intake.attachments import Refusal, attachment_name, sort_out
@@ -180,6 +183,38 @@ def pull(settings: Settings, only: str | None = None) -> PullResult:
     channels = [c for c in senders.channels if only in (None, c.name)]
     if not channels:
         return result
+    with _one_pull_at_a_time(settings):
+        _clear_half_landed(settings.inbox)
+        _pull_channels(settings, senders, channels, result)
+    return result
+
+
+@contextmanager
+def _one_pull_at_a_time(settings: Settings):
+    """An exclusive lock on ``intake/pull.lock``: the DAG and ``outreach pull`` never pull at
+    once (the second waits), so what a pull finds half-done was left by one that died."""
+    settings.intake_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.intake_dir, 0o700)
+    with open(settings.intake_dir / "pull.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _clear_half_landed(inbox: Path) -> None:
+    """Temporary files of a landing a killed pull never renamed (hidden: the night never read
+    them); the message they came from was not recorded, so this pull lands it again."""
+    if inbox.is_dir():
+        for path in inbox.rglob(".landing-*"):
+            if path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+
+
+def _pull_channels(
+    settings: Settings, senders: SenderMap, channels: list, result: PullResult
+) -> None:
     ledger = open_ledger(settings.intake_dir)
     try:
         for channel in channels:
@@ -193,4 +228,3 @@ def pull(settings: Settings, only: str | None = None) -> PullResult:
                 result.errors.append(f"{channel.name}: {exc}")
     finally:
         ledger.close()
-    return result

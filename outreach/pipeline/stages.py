@@ -248,12 +248,27 @@ def load_raw(settings: Settings, ctx: RunContext) -> dict:
             quarantine_dir=settings.quarantine_dir,
             raise_bugs=settings.raise_parser_bugs,
         ).as_dict()
+        summary["intake_submissions"] = _copy_intake_ledger(settings)
         _write(ctx.report_dir(settings) / "ingest.json", summary)
         progress.stage(
             "ingest",
             f"files {summary['files']}, rows {summary['rows']}, unmatched sheets {summary['sheets_unmatched']}",
         )
     return {k: summary[k] for k in ("files", "rows", "sheets_unmatched")}
+
+
+def _copy_intake_ledger(settings: Settings) -> int:
+    """Intake's fetch ledger into ``raw.intake_submissions`` (published as fct_submissions): by
+    the night's one writer, from the SQLite file intake keeps writing."""
+    import duckdb
+
+    from outreach.intake.ledger import copy_into_raw
+
+    con = duckdb.connect(str(settings.build_db))
+    try:
+        return copy_into_raw(con, settings.intake_dir, settings.tz)
+    finally:
+        con.close()
 
 
 def decide_build(settings: Settings, ctx: RunContext, rebuild: bool = False) -> bool:

@@ -1,7 +1,9 @@
-{#- One row per township and calendar quarter ended by the as-of date: when that township's
-    visit log for the quarter first arrived (the earliest arrival, in the file ledger, of any
-    file holding its visits of that quarter) and how many days after the quarter's end. A log
-    that arrived after the as-of date had not arrived on that date. -#}
+{#- One row per township and calendar quarter ended by the as-of date in which the township
+    owed visits (a household of it paired that quarter: a township with nothing to report owes
+    no report): when that township's visit log for the quarter first arrived (the earliest
+    arrival of any file holding its visits of that quarter: when intake fetched it, where it came
+    through intake, else the file ledger's arrival) and how many days after the quarter's end. A
+    log that arrived after the as-of date had not arrived on that date. -#}
 with
 
 visits as (
@@ -10,11 +12,23 @@ visits as (
     where township_id <> {{ unknown_key() }}
 ),
 
+fetched as (
+    select landed_path as source_file, sha256, min(fetched_at) as fetched_at
+    from {{ ref('stg_intake__submissions') }}
+    where status = 'landed'
+    group by landed_path, sha256
+),
+
 versions as (
-    select source_file, min(arrived_at) as arrived_at
-    from {{ ref('stg_ingest__file_versions') }}
-    where status <> 'quarantined'
-    group by source_file
+    select
+        file_versions.source_file,
+        min(coalesce(fetched.fetched_at, file_versions.arrived_at)) as arrived_at
+    from {{ ref('stg_ingest__file_versions') }} as file_versions
+    left join fetched
+        on file_versions.source_file = fetched.source_file
+        and file_versions.file_sha256 = fetched.sha256
+    where file_versions.status <> 'quarantined'
+    group by file_versions.source_file
 ),
 
 arrivals as (
@@ -41,10 +55,19 @@ quarters as (
     where quarter_end <= {{ as_of_date() }}
 ),
 
+owed as (
+    select distinct households.township_id, pairing_quarters.quarter
+    from {{ ref('fct_pairing_quarters') }} as pairing_quarters
+    inner join {{ ref('dim_households') }} as households using (household_id)
+),
+
 grid as (
     select townships.*, quarters.*
     from townships
     cross join quarters
+    inner join owed
+        on townships.township_id = owed.township_id
+        and quarters.quarter = owed.quarter
 ),
 
 measured as (

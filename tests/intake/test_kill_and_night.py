@@ -1,0 +1,115 @@
+"""Intake killed mid-pull loses and duplicates nothing; mail pulled in is loaded by the night
+and published with its submission."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import duckdb
+
+from outreach.intake.ledger import open_ledger
+from outreach.settings import load_settings
+from tests.demo_warehouse import copy_of
+from tests.intake.conftest import MAILBOX
+from tests.intake.test_mailbox import mail, plain, workbook
+from tests.workbooks import write_xlsx
+
+SENDERS = """
+channels:
+  - {name: mailbox, kind: imap, connection: outreach_mailbox, folder: INBOX}
+senders:
+  - {address: bcz@county.test, provider: townships, unit: 保城镇}
+"""
+
+
+def _env(home, senders) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
+    env.update(OUTREACH_HOME=str(home), OUTREACH_SENDERS=str(senders))
+    return env
+
+
+def test_a_pull_killed_mid_run_then_rerun_loses_and_duplicates_nothing(mailbox, tmp_path):
+    senders = tmp_path / "senders.yml"
+    senders.write_text(SENDERS, encoding="utf-8")
+    home = tmp_path / "home"
+    books = {f"台账{i:02d}.xlsx": workbook(tmp_path, f"m{i}") for i in range(30)}
+    for name, data in books.items():
+        mailbox.deliver(MAILBOX, mail("bcz@county.test", [(plain(name), data)]))
+    settings = load_settings({"OUTREACH_HOME": str(home), "OUTREACH_SENDERS": str(senders)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "outreach.cli", "pull"], env=_env(home, senders),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    ledger_file = settings.intake_dir / "ledger.sqlite3"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ledger_file.exists():
+            ledger = open_ledger(settings.intake_dir)
+            n = len(ledger.entries())
+            ledger.close()
+            if n >= 3:
+                break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the pull ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    again = subprocess.run(
+        [sys.executable, "-m", "outreach.cli", "pull"], env=_env(home, senders),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    ledger = open_ledger(settings.intake_dir)
+    rows = ledger.entries()
+    messages = ledger.con.execute("select count(*) from messages").fetchone()[0]
+    ledger.close()
+    assert sorted(r["original_name"] for r in rows) == sorted(books)  # each once
+    assert {r["status"] for r in rows} == {"landed"} and messages == 30
+    folder = settings.inbox / "townships" / "保城镇"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == books  # no temp file left
+    assert not any("\\Seen" in f for f in mailbox.flags(MAILBOX))
+
+
+def test_mail_pulled_in_is_loaded_by_the_night_and_published_with_its_submission(
+    mailbox, demo_home, tmp_path
+):
+    home = copy_of(demo_home, tmp_path / "home")
+    senders = tmp_path / "senders.yml"
+    senders.write_text(SENDERS, encoding="utf-8")
+    header = ["序号", "走访日期", "干部编号", "帮扶责任人", "户编号", "户主姓名", "乡镇", "村委会", "走访方式", "走访内容", "群众诉求"]  # fmt: skip
+    visit = [1, dt.date(2014, 6, 20), "GB0022", "符青", "H10001007", "梁伟", "保城镇", "西坡村委会", "入户", "送去防汛物资并查看房屋安全", ""]  # fmt: skip
+    book = write_xlsx(tmp_path / "补报.xlsx", {"6月补报": [header, visit]}).read_bytes()
+    mailbox.deliver(MAILBOX, mail("bcz@county.test", [(plain("保城镇6月走访补报.xlsx"), book)]))
+    pulled = subprocess.run(
+        [sys.executable, "-m", "outreach.cli", "pull"], env=_env(home, senders),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert pulled.returncode == 0 and "landed 1" in pulled.stdout, pulled.stdout + pulled.stderr
+    # the night's as-of date is today: the mail was fetched today
+    today = dt.datetime.now(load_settings({"OUTREACH_HOME": str(home)}).tz).date()
+    run = subprocess.run(
+        [sys.executable, "-m", "outreach.cli", "run", "--as-of", today.isoformat()],
+        env=_env(home, senders), capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    landed = "townships/保城镇/保城镇6月走访补报.xlsx"
+    con = duckdb.connect(str(home / "published" / "outreach.duckdb"), read_only=True)
+    try:
+        visits = con.execute(
+            "select visit_date, notes from marts.fct_visits where source_file = ?", [landed]
+        ).fetchall()
+        submissions = con.execute(
+            "select channel, provider, unit, sender_masked, original_name, landed_path, status, "
+            "load_status, rows_loaded, fetched_on from marts.fct_submissions"
+        ).fetchall()
+    finally:
+        con.close()
+    assert visits == [(dt.date(2014, 6, 20), "送去防汛物资并查看房屋安全")]
+    assert submissions == [
+        ("mailbox", "townships", "保城镇", "b***@county.test", "保城镇6月走访补报.xlsx", landed,
+         "landed", "current", 1, today)
+    ]  # fmt: skip
