@@ -9,6 +9,7 @@ never takes the build file's lock: the night reads what has landed by the time i
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import os
 from collections import Counter
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from outreach.intake import imap
+from outreach.intake import imap, receipts
 from outreach.intake.attachments import Refusal, attachment_name, sort_out
 from outreach.intake.folders import FolderError, pull_folder
 from outreach.intake.land import CannotLand, land, sha256_of
@@ -31,6 +32,7 @@ class PullResult:
     counts: Counter = field(default_factory=Counter)  # status -> objects
     messages: int = 0
     errors: list[str] = field(default_factory=list)  # a channel that could not be read
+    receipts: Counter = field(default_factory=Counter)  # receipt state -> receipts
 
     def as_dict(self) -> dict:
         return {
@@ -38,6 +40,7 @@ class PullResult:
             "messages": self.messages,
             "objects": dict(self.counts),
             "errors": self.errors,
+            "receipts": dict(self.receipts),
         }
 
 
@@ -84,6 +87,7 @@ def handle_message(
     key = f"{fetched.uidvalidity}:{fetched.uid}"
     base = {"channel": channel.name, "source_key": key, "message_id": mid, "sender": sender}
     entries: list[Entry] = []
+    receipt_to: str | None = None
     if ledger.message_seen(channel.name, fetched.uidvalidity, fetched.uid, mid, sha):
         pass  # the same mail under a new UIDVALIDITY: known by Message-ID and bytes
     else:
@@ -98,21 +102,35 @@ def handle_message(
                 for n in names
             ]
         elif not files:
+            receipt_to = sender
             entries = [Entry(**base, status="refused", provider=unit.provider, unit=unit.label,
                              reason="邮件没有附件；请把表格作为附件发送")]  # fmt: skip
         else:
+            receipt_to = sender
+            landed_now: dict[str, str] = {}  # sha256 -> path, of this message's files
             for name, data in files:
-                entries.extend(_take(ledger, settings, unit, base, name, data))
+                entries.extend(_take(ledger, settings, unit, base, name, data, landed_now))
     with ledger.transaction() as con:
         for entry in entries:
             Ledger.add(con, entry)
         Ledger.message_handled(con, channel.name, fetched.uidvalidity, fetched.uid, mid, sha)
+        if receipt_to:
+            receipts.owe_receipt(con, channel.name, key, receipt_to, message.get("Subject"))
     return entries
 
 
 def _take(
-    ledger: Ledger, settings: Settings, unit: Unit, base: dict, name: str, data: bytes
+    ledger: Ledger,
+    settings: Settings,
+    unit: Unit,
+    base: dict,
+    name: str,
+    data: bytes,
+    landed_now: dict[str, str] | None = None,
 ) -> list[Entry]:
+    """Sort out one file a unit sent and land what is taken; ``landed_now``: what the same
+    message or listing already landed (not yet in the ledger), so a copy in it is a duplicate."""
+    landed_now = {} if landed_now is None else landed_now
     pieces, refused = sort_out(name, data)
     who = {**base, "provider": unit.provider, "unit": unit.label}
     entries = [_refused(who, r) for r in refused]
@@ -120,7 +138,7 @@ def _take(
         sha = sha256_of(piece.data)
         shown = piece.name if piece.inside is None else f"{piece.inside}/{piece.name}"
         common = {**who, "original_name": shown, "sha256": sha, "size": len(piece.data)}
-        earlier = ledger.landed_sha(unit.provider, unit.label, sha)
+        earlier = landed_now.get(sha) or ledger.landed_sha(unit.provider, unit.label, sha)
         if earlier is not None:
             entries.append(Entry(**common, status="duplicate", landed_path=earlier,
                                  reason=f"与已收到的 {earlier} 内容完全相同，未重复保存"))  # fmt: skip
@@ -130,6 +148,7 @@ def _take(
         except CannotLand as exc:
             entries.append(Entry(**common, status="refused", reason=str(exc)))
             continue
+        landed_now[sha] = landed.rel
         reason = "同名文件已更新为本次发送的版本" if landed.replaced else None
         entries.append(Entry(**common, status="landed", landed_path=landed.rel, reason=reason))
     return entries
@@ -216,6 +235,7 @@ def _pull_channels(
     settings: Settings, senders: SenderMap, channels: list, result: PullResult
 ) -> None:
     ledger = open_ledger(settings.intake_dir)
+    receipts.ensure_table(ledger)
     try:
         for channel in channels:
             result.channels.append(channel.name)
@@ -226,5 +246,7 @@ def _pull_channels(
                     pull_folder(ledger, settings, senders, channel, result)
             except (imap.MailboxError, FolderError) as exc:
                 result.errors.append(f"{channel.name}: {exc}")
+        run_id = dt.datetime.now(dt.UTC).strftime("intake_%Y%m%dT%H%M%SZ")
+        result.receipts.update(receipts.send_receipts(settings, ledger, run_id))
     finally:
         ledger.close()
