@@ -164,7 +164,9 @@ service auth {{
         """Every message's flags, read without changing them (EXAMINE)."""
         client = self.client(login)
         try:
-            client.select(folder, readonly=True)
+            typ, data = client.select(folder, readonly=True)
+            if typ != "OK" or int(data[0] or 0) == 0:
+                return []
             typ, data = client.fetch("1:*", "(FLAGS)")
             return [d.decode() for d in data if d] if typ == "OK" else []
         finally:

@@ -259,3 +259,18 @@ def test_a_mailbox_that_cannot_be_read_is_reported_and_changes_nothing(home, mai
     result = pull(home)
     assert len(result.errors) == 1 and "无法登录邮箱" in result.errors[0]
     assert "wrong" not in result.errors[0]
+
+
+def test_handled_mail_moves_to_the_channels_folder_still_unread(home, mailbox, tmp_path):
+    senders = home.senders
+    senders.write_text(
+        SENDERS.replace("folder: INBOX}", "folder: INBOX, move_to: 已收取}"), encoding="utf-8"
+    )
+    mailbox.deliver(
+        MAILBOX, mail("bcz@county.test", [(plain("台账.xlsx"), workbook(tmp_path, "m"))])
+    )
+    assert pull(home).counts == {"landed": 1}
+    assert mailbox.flags(MAILBOX) == []  # gone from the inbox folder
+    moved = mailbox.flags(MAILBOX, "&XfJlNlPW-")  # 已收取 in IMAP's modified UTF-7
+    assert len(moved) == 1 and "\\Seen" not in moved[0]
+    assert pull(home).messages == 0
