@@ -80,7 +80,7 @@ def _check_host_key(fs, expected: str | None, host: str | None) -> None:
 
 
 def _stamp(info: dict) -> str:
-    for key in ("etag", "ETag", "mtime", "modified", "LastModified", "time"):
+    for key in ("etag", "ETag", "mtime", "modify", "modified", "LastModified", "time"):
         if info.get(key) is not None:
             return str(info[key])
     return ""

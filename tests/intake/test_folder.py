@@ -88,3 +88,48 @@ def test_a_server_with_another_host_key_is_refused(home, share, sshd, monkeypatc
     result = pull(home)
     assert len(result.errors) == 1 and "主机密钥" in result.errors[0]
     assert not home.inbox.exists() or not any(home.inbox.rglob("*.xlsx"))
+
+
+@pytest.fixture
+def ftp_share(tmp_path, monkeypatch):
+    """An FTP server (pyftpdlib: a real FTP server in a thread, as no FTP daemon is packaged
+    here that runs unprivileged from a temp config) over a folder, and its Connection."""
+    import threading
+
+    from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.handlers import FTPHandler
+    from pyftpdlib.servers import FTPServer
+
+    folder = tmp_path / "ftp"
+    folder.mkdir()
+    authorizer = DummyAuthorizer()
+    authorizer.add_user("partner", "ftp-pass-2026", str(folder), perm="elr")  # read only
+    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "encoding": "utf-8"})
+    server = FTPServer(("127.0.0.1", 0), handler)
+    port = server.socket.getsockname()[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.2}, daemon=True)
+    thread.start()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OUTREACH_FTP", f"ftp://partner:ftp-pass-2026@127.0.0.1:{port}/"
+    )
+    yield folder
+    server.close_all()
+    thread.join(timeout=5)
+
+
+def test_an_ftp_folder_is_pulled_with_the_same_code(tmp_path, ftp_share):
+    senders = tmp_path / "senders.yml"
+    senders.write_text(
+        "channels: [{name: ftp, kind: folder, connection: outreach_ftp, path: /}]\n"
+        "senders: [{channel: ftp, folder: 南林乡, provider: townships, unit: 南林乡}]\n",
+        encoding="utf-8",
+    )
+    home = load_settings(
+        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
+    )
+    put(ftp_share, "南林乡/台账.xlsx", b"PK\x03\x04 ftp")
+    assert sum(pull(home).counts.values()) == 0
+    result = pull(home)
+    assert result.errors == [] and result.counts == {"landed": 1}
+    assert (home.inbox / "townships/南林乡/台账.xlsx").read_bytes() == b"PK\x03\x04 ftp"
+    assert (ftp_share / "南林乡/台账.xlsx").exists()
