@@ -3,9 +3,12 @@ collection mailbox's Airflow Connection in the environment, as a deployment sets
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import tempfile
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -77,3 +80,41 @@ def share(sshd, tmp_path, monkeypatch):
         f"sftp://{sshd.user}@127.0.0.1:{sshd.port}/?__extra__={extra}",
     )
     return folder
+
+
+class SmtpInbox:
+    def __init__(self) -> None:
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(
+            (list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default))
+        )
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = SmtpInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    conn = {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": port,
+        "extra": {
+            "from_email": "shouqu@county.test",
+            "disable_ssl": True,
+            "disable_tls": True,
+            "timeout": 5,
+            "retry_limit": 0,
+        },
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(conn))
+    yield inbox
+    controller.stop()

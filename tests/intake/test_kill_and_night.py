@@ -33,7 +33,7 @@ def _env(home, senders) -> dict:
     return env
 
 
-def test_a_pull_killed_mid_run_then_rerun_loses_and_duplicates_nothing(mailbox, tmp_path):
+def test_a_pull_killed_mid_run_then_rerun_loses_and_duplicates_nothing(mailbox, smtp, tmp_path):
     senders = tmp_path / "senders.yml"
     senders.write_text(SENDERS, encoding="utf-8")
     home = tmp_path / "home"
@@ -72,6 +72,12 @@ def test_a_pull_killed_mid_run_then_rerun_loses_and_duplicates_nothing(mailbox, 
     folder = settings.inbox / "townships" / "保城镇"
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == books  # no temp file left
     assert not any("\\Seen" in f for f in mailbox.flags(MAILBOX))
+    # one receipt per message, none twice (the killed pull died before its receipts)
+    assert len(smtp.messages) == 30 and {tuple(to) for to, _ in smtp.messages} == {
+        ("bcz@county.test",)
+    }
+    bodies = sorted(m.get_body(("html",)).get_content() for _, m in smtp.messages)
+    assert all(f"台账{i:02d}.xlsx：已收取" in b for i, b in enumerate(bodies))
 
 
 def test_mail_pulled_in_is_loaded_by_the_night_and_published_with_its_submission(

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import re
-import socket
-from email import message_from_bytes, policy
 
 import openpyxl
 import pytest
@@ -29,44 +26,6 @@ senders:
 """
 HEADER = ["序号", "走访日期", "干部编号", "帮扶责任人", "户编号", "户主姓名", "乡镇", "村委会", "走访方式", "走访内容", "群众诉求"]  # fmt: skip
 ID_NUMBER = "469029198001011234"
-
-
-class SmtpInbox:
-    def __init__(self) -> None:
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(
-            (list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default))
-        )
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(monkeypatch):
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = SmtpInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    conn = {
-        "conn_type": "smtp",
-        "host": "127.0.0.1",
-        "port": port,
-        "extra": {
-            "from_email": "shouqu@county.test",
-            "disable_ssl": True,
-            "disable_tls": True,
-            "timeout": 5,
-            "retry_limit": 0,
-        },
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(conn))
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture
