@@ -30,6 +30,7 @@ def build_run_json(
     paths: dict[str, str],
     warehouse: dict | None = None,
     late_reports: list[dict] | None = None,
+    intake: dict | None = None,
     build: dict | None = None,
     up_to_date: bool = False,
     timings: dict | None = None,
@@ -67,6 +68,8 @@ def build_run_json(
         "publication": publication,
         "warehouse": warehouse or {},
         "late_reports": late_reports or [],
+        # marts.fct_submissions: what intake received, and what the department must look at
+        "intake": intake or {"objects": {}, "attention": []},
         "paths": paths,
         "up_to_date": up_to_date,
         "build": build or {},
@@ -165,6 +168,27 @@ def summary_markdown(run: dict, ingest: dict) -> str:
             f"| {r['township']} | {r['quarter']} | {r['status']} | {'' if r['days_after_quarter_end'] is None else r['days_after_quarter_end']} | {r['arrived_on'] or ''} |"
             for r in late
         ]
+    intake = run.get("intake") or {}
+    if intake.get("objects"):
+        shown = {
+            "landed": "已收取",
+            "duplicate": "重复",
+            "refused": "拒收",
+            "unknown_sender": "发件人未登记",
+        }
+        counts = "，".join(f"{shown.get(k, k)} {v}" for k, v in sorted(intake["objects"].items()))
+        lines += ["", f"## 报送收取（邮箱、共享文件夹）：{counts}", ""]
+        if intake.get("attention"):
+            lines += ["| 日期 | 渠道 | 发件人 | 文件 | 结果 | 原因 |", "|---|---|---|---|---|---|"]
+            lines += [
+                "| "
+                + " | ".join(
+                    md(a[k] or "")
+                    for k in ("fetched_on", "channel", "sender", "file", "status", "reason")
+                )
+                + " |"
+                for a in intake["attention"]
+            ]
     failed = [c for c in run["checks"] if c["failures"]]
     lines += ["", "## 数据质量检查", "", "| 规则 | 说明 | 级别 | 问题数 |", "|---|---|---|---|"]
     for c in sorted(failed, key=lambda c: (c["severity"], c["rule_id"])):

@@ -533,6 +533,34 @@ def read_late_reports(db: Path) -> list[dict]:
     return _query_build(db, read, [])
 
 
+def read_intake(db: Path) -> dict:
+    """What intake received by the as-of date (marts.fct_submissions): objects by outcome, and
+    the newest ones the department must look at (unknown senders, refused files)."""
+
+    def read(con):
+        counts = dict(
+            con.execute("select status, count(*) from marts.fct_submissions group by 1").fetchall()
+        )
+        attention = [
+            {
+                "fetched_on": str(d),
+                "channel": c,
+                "sender": who,
+                "file": name,
+                "status": st,
+                "reason": why,
+            }
+            for d, c, who, name, st, why in con.execute(
+                "select fetched_on, channel, sender_masked, original_name, status, reason "
+                "from marts.fct_submissions where status in ('unknown_sender', 'refused') "
+                "order by fetched_at desc, submission_id desc limit 20"
+            ).fetchall()
+        ]
+        return {"objects": counts, "attention": attention}
+
+    return _query_build(db, read, {"objects": {}, "attention": []})
+
+
 def report(settings: Settings, ctx: RunContext, failed_tasks: list[str] | None = None) -> dict:
     """The run report (``outreach.outputs.run_report``), the return and follow-up workbooks, whatever
     happened before. ``failed_tasks``: the Airflow tasks of this run that failed, so that one
@@ -578,6 +606,7 @@ def report(settings: Settings, ctx: RunContext, failed_tasks: list[str] | None =
         publication=publication_info(settings.published_db),
         warehouse=read_warehouse_totals(settings.build_db),
         late_reports=read_late_reports(settings.build_db),
+        intake=read_intake(settings.build_db),
         paths={
             "warehouse": str(settings.build_db),
             "published": str(settings.published_db),

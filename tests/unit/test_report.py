@@ -126,3 +126,25 @@ def test_names_from_senders_cannot_break_the_summary_or_pass_markup_through():
     assert "13800138000" not in text and "469029198001010024" not in text
     assert "138****8000" in text and "469029********0024" in text
     assert "- townships/x 伪造.csv：vanished" in text
+
+
+def test_the_summary_lists_what_intake_received_and_what_needs_the_department():
+    run = _run()
+    assert run["intake"] == {"objects": {}, "attention": []}
+    assert "报送收取" not in summary_markdown(run, INGEST)  # no intake configured: no section
+    run["intake"] = {
+        "objects": {"landed": 12, "refused": 1, "unknown_sender": 1},
+        "attention": [
+            {
+                "fetched_on": "2014-06-30",
+                "channel": "mailbox",
+                "sender": "s***@example.com",
+                "file": "台账|13800138000.rar",
+                "status": "refused",
+                "reason": "不接收 .rar 压缩包",
+            }
+        ],
+    }
+    text = summary_markdown(run, INGEST)
+    assert "## 报送收取（邮箱、共享文件夹）：已收取 12，拒收 1，发件人未登记 1" in text
+    assert "台账\\|138****8000.rar" in text  # escaped for the table, the phone masked
