@@ -118,3 +118,12 @@ def smtp(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(conn))
     yield inbox
     controller.stop()
+
+
+def intake_home(tmp_path: Path, senders: str):
+    """Settings of a fresh OUTREACH_HOME under ``tmp_path`` whose senders file holds ``senders``."""
+    from outreach.settings import load_settings
+
+    path = tmp_path / "senders.yml"
+    path.write_text(senders, encoding="utf-8")
+    return load_settings({"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(path)})

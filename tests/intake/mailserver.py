@@ -26,7 +26,50 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Dovecot:
+class LocalServer:
+    """A server process of its own session group on a loopback port: started until it listens,
+    stopped with its children."""
+
+    name = "server"
+    port: int
+    proc: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def log(self) -> str:
+        return ""
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                output = self.proc.stdout.read().decode(errors="replace")
+                raise RuntimeError(f"{self.name} exited: {output}\n{self.log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not listen on {self.port}\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+
+class Dovecot(LocalServer):
+    name = "dovecot"
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.port = free_port()
@@ -98,36 +141,9 @@ service auth {{
         )
         (self.root / "state").mkdir(exist_ok=True)
 
-    def start(self) -> None:
+    def command(self) -> list[str]:
         self.write_config()
-        self.proc = subprocess.Popen(
-            [DOVECOT, "-F", "-c", str(self.config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"dovecot exited: {self.proc.stdout.read().decode(errors='replace')}\n{self.log()}"
-                )
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"dovecot did not listen on {self.port}\n{self.log()}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.proc = None
+        return [DOVECOT, "-F", "-c", str(self.config)]
 
     def log(self) -> str:
         path = self.root / "dovecot.log"

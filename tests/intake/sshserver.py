@@ -7,18 +7,17 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-from tests.intake.mailserver import free_port
+from tests.intake.mailserver import LocalServer, free_port
 
 SSHD = "/usr/sbin/sshd"
 
 
-class Sshd:
+class Sshd(LocalServer):
+    name = "sshd"
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.port = free_port()
@@ -57,35 +56,8 @@ Subsystem sftp internal-sftp
     def host_key_line(self) -> str:
         return (self.root / "host_ed25519.pub").read_text().strip()
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(self.root / "sshd_config")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"sshd exited: {self.proc.stdout.read().decode(errors='replace')}"
-                )
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"sshd did not listen on {self.port}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.proc = None
+    def command(self) -> list[str]:
+        return [SSHD, "-D", "-e", "-f", str(self.root / "sshd_config")]
 
     def cleanup(self) -> None:
         self.stop()

@@ -4,6 +4,7 @@ and published with its submission."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -115,6 +116,8 @@ def test_mail_pulled_in_is_loaded_by_the_night_and_published_with_its_submission
     finally:
         con.close()
     assert visits == [(dt.date(2014, 6, 20), "送去防汛物资并查看房屋安全")]
+    run_json = json.loads((home / "reports" / "latest" / "run.json").read_text(encoding="utf-8"))
+    assert run_json["intake"] == {"objects": {"landed": 1}, "attention": []}
     assert submissions == [
         ("mailbox", "townships", "保城镇", "b***@county.test", "保城镇6月走访补报.xlsx", landed,
          "landed", "current", 1, today)

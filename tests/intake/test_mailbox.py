@@ -16,8 +16,7 @@ import pytest
 from outreach.intake import attachments
 from outreach.intake.ledger import open_ledger
 from outreach.intake.pull import pull
-from outreach.settings import load_settings
-from tests.intake.conftest import MAILBOX
+from tests.intake.conftest import MAILBOX, intake_home
 from tests.workbooks import write_xlsx
 
 SENDERS = """
@@ -33,11 +32,7 @@ senders:
 
 @pytest.fixture
 def home(tmp_path, mailbox):
-    senders = tmp_path / "senders.yml"
-    senders.write_text(SENDERS, encoding="utf-8")
-    return load_settings(
-        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
-    )
+    return intake_home(tmp_path, SENDERS)
 
 
 def workbook(tmp_path: Path, marker: str) -> bytes:

@@ -13,8 +13,7 @@ import pytest
 
 from outreach.intake.ledger import open_ledger
 from outreach.intake.pull import pull
-from outreach.settings import load_settings
-from tests.intake.conftest import MAILBOX
+from tests.intake.conftest import MAILBOX, intake_home
 from tests.intake.test_mailbox import mail, plain
 from tests.workbooks import write_xlsx
 
@@ -30,11 +29,7 @@ ID_NUMBER = "469029198001011234"
 
 @pytest.fixture
 def home(tmp_path, mailbox):
-    senders = tmp_path / "senders.yml"
-    senders.write_text(SENDERS, encoding="utf-8")
-    return load_settings(
-        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
-    )
+    return intake_home(tmp_path, SENDERS)
 
 
 def visits_book(tmp_path) -> bytes:
