@@ -58,3 +58,25 @@ def pytest_collection_modifyitems(config, items):
         return 1 if path in nights else 2
 
     items.sort(key=rank)  # stable: within a rank, the collection's order
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, except that a worker still busy with a FIRST_FILES module (xdist hands a
+    worker its next file before its last test runs) is handed the queue's last file (a unit
+    test's, a few seconds), not the next long one that would then wait for the production
+    module to end."""
+    if config.getoption("dist", "no") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LongestFileFirst(LoadFileScheduling):
+        def _assign_work_unit(self, node) -> None:
+            busy = any(
+                scope.startswith(FIRST_FILES) and not all(unit.values())
+                for scope, unit in self.assigned_work.get(node, {}).items()
+            )
+            if busy and len(self.workqueue) > 1:
+                self.workqueue.move_to_end(next(reversed(self.workqueue)), last=False)
+            super()._assign_work_unit(node)
+
+    return LongestFileFirst(config, log)
