@@ -1,4 +1,4 @@
-"""Remote folders (SFTP first; FTP with the same code) through fsspec.
+"""Remote folders (SFTP first; FTP, SMB and WebDAV with the same code) through fsspec.
 
 Each pull lists the channel's folder recursively. A file is taken once its size and stamp
 (mtime, or etag where the server gives one) are the same in two listings, so a file still being
@@ -7,7 +7,9 @@ ever deleted or written at the source. The mapped folder a file sits in (``sende
 ``channel`` + ``folder``) decides its unit; a file in no mapped folder is recorded once as from
 an unknown sender and not loaded.
 
-The Connection: ``conn_type`` sftp or ftp, host, port, login, password; for SFTP ``extra``
+The Connection: ``conn_type`` sftp, ftp, smb or webdav, host, port, login, password (for WebDAV
+the schema is the path of the DAV root and ``extra`` ``{"scheme": "http"}`` is allowed only to
+this machine); for SFTP ``extra``
 may hold ``key_file`` (a private key's path) and should hold ``host_key`` (the server's key as
 ``ssh-ed25519 AAAA…``, as ``ssh-keyscan`` prints it): with it, a server presenting another key
 is refused (no man in the middle).
@@ -20,6 +22,7 @@ import posixpath
 from typing import Any
 
 from outreach.intake.attachments import MAX_FILE_BYTES
+from outreach.intake.imap import is_loopback
 from outreach.intake.ledger import Entry, Ledger, now
 from outreach.intake.senders import Channel, SenderMap
 from outreach.settings import Settings
@@ -61,11 +64,29 @@ def filesystem(conn_id: str):
                 password=conn.password,
                 skip_instance_cache=True,
             )
+        if kind == "smb":
+            return fsspec.filesystem(
+                "smb",
+                host=conn.host,
+                port=conn.port or 445,
+                username=conn.login,
+                password=conn.password,
+                skip_instance_cache=True,
+            )
+        if kind in ("webdav", "dav"):
+            scheme = str(extra.get("scheme") or "https")
+            if scheme != "https" and not is_loopback(conn.host or ""):
+                raise FolderError(f"WebDAV 须用 https 连接 {conn.host}（明文只允许连到本机）")
+            port = f":{conn.port}" if conn.port else ""
+            base = f"{scheme}://{conn.host}{port}/{(conn.schema or '').strip('/')}"
+            return fsspec.filesystem(
+                "webdav", base_url=base, auth=(conn.login, conn.password), skip_instance_cache=True
+            )
     except FolderError:
         raise
     except Exception as exc:  # paramiko, ftplib and socket errors of every kind
         raise FolderError(f"无法连接 {kind}://{conn.host}：{type(exc).__name__}: {exc}") from exc
-    raise FolderError(f"连接 {conn_id} 的类型 {kind!r} 不受支持（sftp、ftp）")
+    raise FolderError(f"连接 {conn_id} 的类型 {kind!r} 不受支持（sftp、ftp、smb、webdav）")
 
 
 def _check_host_key(fs, expected: str | None, host: str | None) -> None:
@@ -79,6 +100,32 @@ def _check_host_key(fs, expected: str | None, host: str | None) -> None:
         raise FolderError(f"{host} 的主机密钥与连接中登记的不同，拒绝连接（可能被冒充）")
 
 
+def close(fs) -> None:
+    """Close the file system's connection: an SMB session's receiving thread would otherwise
+    keep the task's process alive at exit. Never raises."""
+    try:
+        protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+        if protocol == "smb":
+            import smbclient
+
+            smbclient.delete_session(fs.host, port=fs._port)
+        elif protocol in ("sftp", "ssh"):
+            fs.client.close()
+        elif protocol == "ftp":
+            fs.ftp.close()
+        elif protocol in ("webdav", "dav"):
+            fs.client.http.close()
+    except Exception:  # already closed, or half-open after an error
+        pass
+
+
+def _under(path: str, root: str) -> str:
+    """``path`` below ``root``, whichever of them the file system writes with a leading slash
+    (WebDAV's paths have none)."""
+    p, r = path.strip("/"), root.strip("/")
+    return p[len(r) + 1 :] if r and p.startswith(r + "/") else p
+
+
 def _stamp(info: dict) -> str:
     for key in ("etag", "ETag", "mtime", "modify", "modified", "LastModified", "time"):
         if info.get(key) is not None:
@@ -89,9 +136,18 @@ def _stamp(info: dict) -> str:
 def pull_folder(
     ledger: Ledger, settings: Settings, senders: SenderMap, channel: Channel, result
 ) -> None:
+    fs = filesystem(channel.connection)
+    try:
+        _pull(fs, ledger, settings, senders, channel, result)
+    finally:
+        close(fs)
+
+
+def _pull(
+    fs, ledger: Ledger, settings: Settings, senders: SenderMap, channel: Channel, result
+) -> None:
     from outreach.intake.pull import _take
 
-    fs = filesystem(channel.connection)
     root = channel.path.rstrip("/") or "/"
     try:
         listing = fs.find(root, detail=True)
@@ -100,7 +156,7 @@ def pull_folder(
     for path, info in sorted(listing.items()):
         if info.get("type") not in (None, "file"):
             continue
-        rel = posixpath.relpath(path, root)
+        rel = _under(path, root)
         name = posixpath.basename(rel)
         if name.startswith(("~$", ".")):  # lock files and files still being uploaded
             continue

@@ -50,7 +50,7 @@ class Fetched:
     raw: bytes
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     try:
         return all(
             ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None)
@@ -75,7 +75,7 @@ def connect(creds: Credentials, timeout: float = 60) -> imaplib.IMAP4:
             client = imaplib.IMAP4(creds.host, creds.port or 143, timeout=timeout)
             if security == "starttls":
                 client.starttls(ssl.create_default_context())
-            elif security != "none" or not _loopback(creds.host):
+            elif security != "none" or not is_loopback(creds.host):
                 client.shutdown()
                 raise MailboxError(
                     f"不加密的 IMAP 连接只允许连到本机，{creds.host} 请设 security 为 ssl 或 starttls"

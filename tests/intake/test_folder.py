@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
 import urllib.parse
 
 import pytest
@@ -94,8 +96,6 @@ def test_a_server_with_another_host_key_is_refused(home, share, sshd, monkeypatc
 def ftp_share(tmp_path, monkeypatch):
     """An FTP server (pyftpdlib: a real FTP server in a thread, as no FTP daemon is packaged
     here that runs unprivileged from a temp config) over a folder, and its Connection."""
-    import threading
-
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.handlers import FTPHandler
     from pyftpdlib.servers import FTPServer
@@ -133,3 +133,120 @@ def test_an_ftp_folder_is_pulled_with_the_same_code(tmp_path, ftp_share):
     assert result.errors == [] and result.counts == {"landed": 1}
     assert (home.inbox / "townships/南林乡/台账.xlsx").read_bytes() == b"PK\x03\x04 ftp"
     assert (ftp_share / "南林乡/台账.xlsx").exists()
+
+
+def _serve(server) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture
+def dav_share(tmp_path, monkeypatch):
+    """A WebDAV server (WsgiDAV, read-only, basic auth) over a folder, and its Connection."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from wsgidav.wsgidav_app import WsgiDAVApp
+
+    folder = tmp_path / "dav"
+    folder.mkdir()
+    app = WsgiDAVApp(
+        {
+            "provider_mapping": {"/": {"root": str(folder), "readonly": True}},
+            "simple_dc": {"user_mapping": {"*": {"partner": {"password": "dav-pass-2026"}}}},
+            "http_authenticator": {
+                "accept_basic": True,
+                "accept_digest": False,
+                "default_to_digest": False,
+            },
+            "logging": {"enable": False},
+            "verbose": 0,
+        }
+    )
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = make_server("127.0.0.1", 0, app, handler_class=Quiet)
+    thread = _serve(server)
+    port = server.server_address[1]
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OUTREACH_DAV",
+        f"webdav://partner:dav-pass-2026@127.0.0.1:{port}/?scheme=http",
+    )
+    yield folder
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def smb_share(tmp_path, monkeypatch):
+    """An SMB2 server (impacket's SimpleSMBServer: no Samba daemon runs unprivileged from a temp
+    config here) sharing a folder as UPLOAD, and its Connection."""
+    from impacket import smbserver
+    from impacket.ntlm import compute_lmhash, compute_nthash
+
+    folder = tmp_path / "smb"
+    folder.mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = smbserver.SimpleSMBServer(listenAddress="127.0.0.1", listenPort=port)
+    server.addShare("UPLOAD", str(folder), "")
+    server.setSMB2Support(True)
+    server.addCredential(
+        "partner", 0, compute_lmhash("smb-pass-2026"), compute_nthash("smb-pass-2026")
+    )
+    server.setSMBChallenge("")
+    server.setLogFile("")
+    thread = threading.Thread(target=server.start, daemon=True)
+    thread.start()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OUTREACH_SMB", f"smb://partner:smb-pass-2026@127.0.0.1:{port}/"
+    )
+    yield folder
+    server._SimpleSMBServer__server.shutdown()  # stop() only closes the socket serve_forever polls
+    server.stop()
+    thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("share", "connection", "root"),
+    [("dav_share", "outreach_dav", "/"), ("smb_share", "outreach_smb", "/UPLOAD")],
+)
+def test_webdav_and_smb_folders_are_pulled_with_the_same_code(
+    tmp_path, request, share, connection, root
+):
+    folder = request.getfixturevalue(share)
+    senders = tmp_path / "senders.yml"
+    senders.write_text(
+        f"channels: [{{name: share, kind: folder, connection: {connection}, path: {root}}}]\n"
+        "senders: [{channel: share, folder: 南林乡, provider: townships, unit: 南林乡}]\n",
+        encoding="utf-8",
+    )
+    home = load_settings(
+        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
+    )
+    put(folder, "南林乡/台账.xlsx", b"PK\x03\x04 shared")
+    first = pull(home)
+    assert first.errors == [] and sum(first.counts.values()) == 0
+    assert pull(home).counts == {"landed": 1}
+    assert (home.inbox / "townships/南林乡/台账.xlsx").read_bytes() == b"PK\x03\x04 shared"
+    assert (folder / "南林乡/台账.xlsx").read_bytes() == b"PK\x03\x04 shared"
+
+
+def test_webdav_in_plain_http_is_refused_beyond_this_machine(tmp_path, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OUTREACH_DAV", "webdav://u:p@files.example.cn:80/dav?scheme=http"
+    )
+    senders = tmp_path / "senders.yml"
+    senders.write_text(
+        "channels: [{name: share, kind: folder, connection: outreach_dav, path: /}]\n",
+        encoding="utf-8",
+    )
+    home = load_settings(
+        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
+    )
+    result = pull(home)
+    assert len(result.errors) == 1 and "https" in result.errors[0]
