@@ -5,7 +5,8 @@ Each pull lists the channel's folder recursively. A file is taken once its size 
 uploaded is left for the next pull; a file taken is taken again only when it changes. Nothing is
 ever deleted or written at the source. The mapped folder a file sits in (``senders.yml``:
 ``channel`` + ``folder``) decides its unit; a file in no mapped folder is recorded once as from
-an unknown sender and not loaded.
+an unknown sender and not loaded. A mapping's ``receipt_to`` gets a receipt for each file taken
+from its folder, as a mail's sender does.
 
 The Connection: ``conn_type`` sftp, ftp, smb or webdav, host, port, login, password (for WebDAV
 the schema is the path of the DAV root and ``extra`` ``{"scheme": "http"}`` is allowed only to
@@ -21,6 +22,7 @@ import base64
 import posixpath
 from typing import Any
 
+from outreach.intake import receipts
 from outreach.intake.attachments import MAX_FILE_BYTES
 from outreach.intake.imap import is_loopback
 from outreach.intake.ledger import Entry, Ledger, now
@@ -176,7 +178,7 @@ def _pull(
             continue
         if seen[2]:
             continue  # taken, unchanged since
-        unit, _folder = senders.for_path(channel.name, rel)
+        unit, folder = senders.for_path(channel.name, rel)
         base = {
             "channel": channel.name,
             "source_key": f"{rel}@{stamp}",
@@ -219,6 +221,11 @@ def _pull(
                 "update remote_files set taken = 1 where channel = ? and path = ?",
                 (channel.name, rel),
             )
+            address = senders.receipt_to.get((channel.name, folder)) if unit else None
+            if address:
+                receipts.owe_receipt(
+                    con, channel.name, base["source_key"], address, f"{folder}/{name}"
+                )
         for entry in entries:
             result.counts[entry.status] += 1
         result.messages += 1

@@ -124,7 +124,7 @@ def compose(receipt: Receipt, checks: dict[str, FileCheck], unit: str) -> tuple[
     lines = [
         f"{unit}：",
         "",
-        f"县委组织部报送收取已收到你单位的邮件“{receipt.subject}”，"
+        f"县委组织部报送收取已收到你单位报送的“{receipt.subject}”，"
         f"共 {len(receipt.entries)} 个文件，结果如下：",
         "",
     ]

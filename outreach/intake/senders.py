@@ -15,7 +15,8 @@
     senders:
       - {address: baocheng@163.com, provider: townships, unit: 保城镇}
       - {address: [jmz@163.com, jmz2@qq.com], provider: townships, unit: 加茂镇}
-      - {channel: partner_sftp, folder: 响水镇, provider: townships, unit: 响水镇}
+      - {channel: partner_sftp, folder: 响水镇, provider: townships, unit: 响水镇,
+         receipt_to: xsz@163.com}   # optional: who gets the receipts of that folder's files
       - {address: lhzb@163.com, provider: joint_branches, unit: 什玲镇/什玲联合党支部}
       - {address: bgs@example.com, provider: county}
 
@@ -73,6 +74,8 @@ class SenderMap:
     channels: tuple[Channel, ...] = ()
     by_address: dict[str, Unit] = field(default_factory=dict)
     by_folder: dict[tuple[str, str], Unit] = field(default_factory=dict)  # (channel, folder)
+    # (channel, folder) -> the address that gets the receipts of files taken from that folder
+    receipt_to: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def for_address(self, address: str) -> Unit | None:
         return self.by_address.get(normal_address(address))
@@ -185,6 +188,7 @@ def load_senders(path: Path, gazetteer_path: Path) -> SenderMap:
         raise SendersError(f"{path}: two channels share a name")
     by_address: dict[str, Unit] = {}
     by_folder: dict[tuple[str, str], Unit] = {}
+    receipt_to: dict[tuple[str, str], str] = {}
     for i, entry in enumerate(doc.get("senders") or []):
         where = f"{path}: senders[{i}]"
         if not isinstance(entry, dict):
@@ -209,6 +213,13 @@ def load_senders(path: Path, gazetteer_path: Path) -> SenderMap:
             if by_folder.get((channel, folder), unit) != unit:
                 raise SendersError(f"{where}: {channel}:{folder} is mapped to two units")
             by_folder[(channel, folder)] = unit
+            if entry.get("receipt_to"):
+                address = normal_address(str(entry["receipt_to"]))
+                if "@" not in address:
+                    raise SendersError(
+                        f"{where}: receipt_to {entry['receipt_to']!r} is not a mail address"
+                    )
+                receipt_to[(channel, folder)] = address
         else:
             raise SendersError(f"{where}: give an address, or a channel and a folder")
-    return SenderMap(channels, by_address, by_folder)
+    return SenderMap(channels, by_address, by_folder, receipt_to)

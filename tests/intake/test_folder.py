@@ -250,3 +250,23 @@ def test_webdav_in_plain_http_is_refused_beyond_this_machine(tmp_path, monkeypat
     )
     result = pull(home)
     assert len(result.errors) == 1 and "https" in result.errors[0]
+
+
+def test_a_folders_receipt_goes_to_the_address_its_mapping_names(tmp_path, ftp_share, smtp):
+    senders = tmp_path / "senders.yml"
+    senders.write_text(
+        "channels: [{name: ftp, kind: folder, connection: outreach_ftp, path: /}]\n"
+        "senders: [{channel: ftp, folder: 南林乡, provider: townships, unit: 南林乡,"
+        " receipt_to: nlx@county.test}]\n",
+        encoding="utf-8",
+    )
+    home = load_settings(
+        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
+    )
+    put(ftp_share, "南林乡/说明.docx", b"not a spreadsheet")
+    pull(home)
+    assert pull(home).receipts == {"sent": 1} and pull(home).receipts == {}
+    [(to, receipt)] = smtp.messages
+    assert to == ["nlx@county.test"] and str(receipt["subject"]) == "报送回执：南林乡/说明.docx"
+    body = receipt.get_body(("html",)).get_content()
+    assert "说明.docx：未收取。不是可接收的表格文件" in body

@@ -81,6 +81,11 @@ senders:
             "channels: [{name: m, kind: imap, connection: c}, {name: m, kind: imap, connection: d}]",
             "share a name",
         ),
+        (
+            "channels: [{name: s, kind: folder, connection: c}]\n"
+            "senders: [{channel: s, folder: x, provider: county, receipt_to: nobody}]",
+            "receipt_to 'nobody' is not a mail address",
+        ),
         ("senders: [oops", "cannot be read as YAML"),
         ("- just a list", "expected a mapping"),
     ],
