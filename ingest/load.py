@@ -99,7 +99,7 @@ SUPPORT_TABLES = {
         "ledger_id BIGINT, channel VARCHAR, source_key VARCHAR, message_id VARCHAR, "
         "sender VARCHAR, provider VARCHAR, unit VARCHAR, original_name VARCHAR, "
         "landed_path VARCHAR, sha256 VARCHAR, size BIGINT, fetched_at TIMESTAMP, "
-        "status VARCHAR, reason VARCHAR"
+        "status VARCHAR, reason VARCHAR, received_at TIMESTAMP"
     ),
 }
 
@@ -241,6 +241,9 @@ class RawStore:
         # warehouses built before the ledger kept file times, or quarantines their detail
         self.con.execute(
             "alter table raw.file_versions add column if not exists file_mtime timestamp"
+        )
+        self.con.execute(
+            "alter table raw.intake_submissions add column if not exists received_at timestamp"
         )
         self.con.execute("alter table raw.quarantine_files add column if not exists detail varchar")
 

@@ -18,7 +18,6 @@ import email.header
 import email.utils
 import io
 import zipfile
-import zlib
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import PurePosixPath
@@ -71,7 +70,28 @@ def _text(raw: bytes) -> str:
 
 
 def decode_name(value: object) -> str:
-    """A filename parameter as the clerk typed it (see the module docstring)."""
+    """A filename parameter as the clerk typed it (see the module docstring); whatever a
+    sender's mail program wrote, text comes back, never an exception."""
+    try:
+        return _decode_name(value)
+    except Exception:  # a broken charset label, a NUL in it, bytes no codec reads
+        text = value[2] if isinstance(value, tuple) else str(value)
+        return "".join(c for c in str(text) if c.isprintable() and not "\udc80" <= c <= "\udcff")
+
+
+def header_text(message: Message, name: str) -> str:
+    """A header's value as text, raw 8-bit bytes read as UTF-8 or GB18030 (encoded words are
+    left for :func:`decode_name` or ``email.header`` to decode); '' when absent."""
+    for key, value in message.raw_items():
+        if key.lower() == name.lower():
+            text = str(value)
+            if any("\udc80" <= c <= "\udcff" for c in text):
+                text = _text(text.encode("ascii", errors="surrogateescape"))
+            return text
+    return ""
+
+
+def _decode_name(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, tuple):  # RFC 2231: (charset, language, %-decoded latin-1 text)
@@ -227,8 +247,12 @@ def expand_zip(name: str, data: bytes) -> tuple[list[Piece], list[Refusal]]:
                 continue
             try:
                 body = _read_capped(zf, info)
-            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError) as exc:
-                refused.append(Refusal(shown, f"压缩包内文件已损坏（{exc}）", info.file_size, name))
+            except Exception as exc:  # a broken deflate or LZMA stream, a lying local header
+                refused.append(
+                    Refusal(
+                        shown, f"压缩包内文件已损坏（{type(exc).__name__}）", info.file_size, name
+                    )
+                )
                 continue
             if body is None:
                 refused.append(

@@ -22,6 +22,8 @@ import base64
 import posixpath
 from typing import Any
 
+import paramiko
+
 from outreach.intake import receipts
 from outreach.intake.attachments import MAX_FILE_BYTES
 from outreach.intake.imap import is_loopback
@@ -37,11 +39,16 @@ class FolderError(RuntimeError):
 def filesystem(conn_id: str):
     """An fsspec file system for the Connection ``conn_id``."""
     import fsspec
-    from airflow.sdk import BaseHook
 
-    conn = BaseHook.get_connection(conn_id)
+    try:
+        from airflow.sdk import BaseHook
+
+        conn = BaseHook.get_connection(conn_id)
+    except Exception as exc:  # no such connection: this channel fails, the others still run
+        raise FolderError(f"找不到连接 {conn_id}：{type(exc).__name__}: {exc}") from exc
     kind = (conn.conn_type or "").lower()
     extra: dict[str, Any] = conn.extra_dejson or {}
+    host = conn.host or ""
     try:
         if kind == "sftp":
             kwargs: dict[str, Any] = {
@@ -54,22 +61,34 @@ def filesystem(conn_id: str):
             if extra.get("key_file"):
                 kwargs["key_filename"] = extra["key_file"]
                 kwargs["look_for_keys"] = False
-            fs = fsspec.filesystem("sftp", host=conn.host, skip_instance_cache=True, **kwargs)
-            _check_host_key(fs, extra.get("host_key"), conn.host)
-            return fs
+            expected = extra.get("host_key")
+            if not expected and not is_loopback(host):
+                raise FolderError(
+                    f"连接 {conn_id} 须在 extra 中登记服务器的主机密钥 host_key（ssh-keyscan 所示），"
+                    "否则无法确认不是冒充的服务器"
+                )
+            # checked during the key exchange, before any password or key is offered
+            kwargs["host_key_policy"] = _PinnedHostKey(expected, host)
+            return fsspec.filesystem("sftp", host=host, skip_instance_cache=True, **kwargs)
         if kind == "ftp":
+            tls = bool(extra.get("tls"))
+            if not tls and not is_loopback(host):
+                raise FolderError(
+                    f"FTP 会明文发送密码：{host} 请用 FTPS（extra 中 tls 为 true）或 SFTP"
+                )
             return fsspec.filesystem(
                 "ftp",
-                host=conn.host,
+                host=host,
                 port=conn.port or 21,
                 username=conn.login,
                 password=conn.password,
+                tls=tls,
                 skip_instance_cache=True,
             )
         if kind == "smb":
             return fsspec.filesystem(
                 "smb",
-                host=conn.host,
+                host=host,
                 port=conn.port or 445,
                 username=conn.login,
                 password=conn.password,
@@ -77,29 +96,34 @@ def filesystem(conn_id: str):
             )
         if kind in ("webdav", "dav"):
             scheme = str(extra.get("scheme") or "https")
-            if scheme != "https" and not is_loopback(conn.host or ""):
-                raise FolderError(f"WebDAV 须用 https 连接 {conn.host}（明文只允许连到本机）")
+            if scheme != "https" and not is_loopback(host):
+                raise FolderError(f"WebDAV 须用 https 连接 {host}（明文只允许连到本机）")
             port = f":{conn.port}" if conn.port else ""
-            base = f"{scheme}://{conn.host}{port}/{(conn.schema or '').strip('/')}"
+            base = f"{scheme}://{host}{port}/{(conn.schema or '').strip('/')}"
             return fsspec.filesystem(
                 "webdav", base_url=base, auth=(conn.login, conn.password), skip_instance_cache=True
             )
     except FolderError:
         raise
     except Exception as exc:  # paramiko, ftplib and socket errors of every kind
-        raise FolderError(f"无法连接 {kind}://{conn.host}：{type(exc).__name__}: {exc}") from exc
+        raise FolderError(f"无法连接 {kind}://{host}：{type(exc).__name__}: {exc}") from exc
     raise FolderError(f"连接 {conn_id} 的类型 {kind!r} 不受支持（sftp、ftp、smb、webdav）")
 
 
-def _check_host_key(fs, expected: str | None, host: str | None) -> None:
-    if not expected:
-        return
-    key = fs.client.get_transport().get_remote_server_key()
-    parts = str(expected).split()
-    want = parts[1] if len(parts) >= 2 else parts[0]
-    if base64.b64encode(key.asbytes()).decode() != want:
-        fs.client.close()
-        raise FolderError(f"{host} 的主机密钥与连接中登记的不同，拒绝连接（可能被冒充）")
+class _PinnedHostKey(paramiko.MissingHostKeyPolicy):
+    """A paramiko host-key policy: the server's key must be the Connection's ``host_key``
+    (``ssh-ed25519 AAAA…``); without one (a server on this machine) any key is taken."""
+
+    def __init__(self, expected: str | None, host: str) -> None:
+        parts = str(expected or "").split()
+        self.expected = parts[1] if len(parts) >= 2 else (parts[0] if parts else None)
+        self.host = host
+
+    def missing_host_key(self, client, hostname, key) -> None:
+        if self.expected is not None and base64.b64encode(key.asbytes()).decode() != self.expected:
+            raise paramiko.SSHException(
+                f"{self.host} 的主机密钥与连接中登记的不同，拒绝连接（可能被冒充）"
+            )
 
 
 def close(fs) -> None:
@@ -164,7 +188,7 @@ def _pull(
             continue
         size, stamp = int(info.get("size") or 0), _stamp(info)
         seen = ledger.con.execute(
-            "select size, stamp, taken from remote_files where channel = ? and path = ?",
+            "select size, stamp, taken, seen_at from remote_files where channel = ? and path = ?",
             (channel.name, rel),
         ).fetchone()
         if seen is None or (seen[0], seen[1]) != (size, stamp):
@@ -183,6 +207,7 @@ def _pull(
             "channel": channel.name,
             "source_key": f"{rel}@{stamp}",
             "sender": f"{channel.name}:{posixpath.dirname(rel)}",
+            "received_at": seen[3],  # the listing that first showed this version
         }
         if unit is None:
             entries = [
@@ -209,11 +234,17 @@ def _pull(
         else:
             try:
                 data = fs.cat_file(path)
-            except Exception as exc:
-                raise FolderError(f"无法读取 {channel.name}:{path}：{exc}") from exc
-            if len(data) != size:
+            except Exception as exc:  # unreadable here (permissions): recorded, never blocking
+                data = None
+                entries = [
+                    Entry(**base, status="refused", provider=unit.provider, unit=unit.label,
+                          original_name=name, size=size,
+                          reason=f"共享文件夹中的文件无法读取（{type(exc).__name__}），改动后会再次收取")
+                ]  # fmt: skip
+            if data is not None and len(data) != size:
                 continue  # changed while being read: the next listing sees it again
-            entries = _take(ledger, settings, unit, base, name, data)
+            if data is not None:
+                entries = _take(ledger, settings, unit, base, name, data)
         with ledger.transaction() as con:
             for entry in entries:
                 Ledger.add(con, entry)

@@ -15,6 +15,7 @@ allowed only to this machine, as the tests' server is).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import email
 import email.policy
 import email.utils
@@ -48,6 +49,7 @@ class Fetched:
     uidvalidity: str
     uid: int
     raw: bytes
+    received_at: str | None = None  # the server's INTERNALDATE (when the mail arrived), ISO
 
 
 def is_loopback(host: str) -> bool:
@@ -63,6 +65,7 @@ def connect(creds: Credentials, timeout: float = 60) -> imaplib.IMAP4:
     security = str(
         creds.extra.get("security") or ("ssl" if creds.port in (None, 993) else "starttls")
     )
+    client: imaplib.IMAP4 | None = None
     try:
         if security == "ssl":
             client = imaplib.IMAP4_SSL(
@@ -82,6 +85,11 @@ def connect(creds: Credentials, timeout: float = 60) -> imaplib.IMAP4:
                 )
         client.login(creds.login, creds.password)
     except (imaplib.IMAP4.error, OSError, ssl.SSLError) as exc:
+        if client is not None:  # a refused login leaves the socket open
+            try:
+                client.shutdown()
+            except OSError:
+                pass
         raise MailboxError(f"无法登录邮箱 {creds.login}@{creds.host}：{exc}") from exc
     return client
 
@@ -133,12 +141,24 @@ def uids(client: imaplib.IMAP4) -> list[int]:
     return sorted(int(u) for u in (data[0] or b"").split())
 
 
-def fetch(client: imaplib.IMAP4, uid: int) -> bytes | None:
-    """The whole message, without setting \\Seen; None when it is gone."""
-    data = _ok(client.uid("FETCH", str(uid), "(BODY.PEEK[])"), f"无法读取邮件 {uid}")
+_INTERNALDATE = re.compile(rb'INTERNALDATE "\s?(\d{1,2}-\w{3}-\d{4} \d{2}:\d{2}:\d{2} [+-]\d{4})"')
+
+
+def fetch(client: imaplib.IMAP4, uid: int) -> tuple[bytes, str | None] | None:
+    """The whole message, without setting \\Seen, and when the server received it (its
+    INTERNALDATE, ISO); None when it is gone."""
+    data = _ok(client.uid("FETCH", str(uid), "(INTERNALDATE BODY.PEEK[])"), f"无法读取邮件 {uid}")
     for item in data:
         if isinstance(item, tuple) and len(item) == 2:
-            return item[1]
+            found = _INTERNALDATE.search(item[0])
+            received = None
+            if found:
+                try:
+                    stamp = dt.datetime.strptime(found.group(1).decode(), "%d-%b-%Y %H:%M:%S %z")
+                    received = stamp.astimezone(dt.UTC).isoformat(timespec="seconds")
+                except ValueError:
+                    received = None
+            return item[1], received
     return None
 
 
@@ -147,9 +167,9 @@ def new_messages(client: imaplib.IMAP4, channel: Channel, known: set[int]) -> It
     for uid in uids(client):
         if uid in known:
             continue
-        raw = fetch(client, uid)
-        if raw is not None:
-            yield Fetched(uidvalidity, uid, raw)
+        got = fetch(client, uid)
+        if got is not None:
+            yield Fetched(uidvalidity, uid, got[0], got[1])
 
 
 def move(client: imaplib.IMAP4, channel: Channel, handled: list[int]) -> None:
@@ -159,14 +179,20 @@ def move(client: imaplib.IMAP4, channel: Channel, handled: list[int]) -> None:
     _ok(client.select(_quote(channel.folder)), f"无法打开邮件夹 {channel.folder}")
     target = _quote(channel.move_to)
     client.create(target)  # already there: a NO answer, harmless
+    typ, data = client.capability()  # what the server offers once logged in
+    capabilities = set(data[-1].decode().upper().split()) if typ == "OK" and data else set()
+    if "MOVE" not in capabilities and "UIDPLUS" not in capabilities:
+        # COPY + EXPUNGE would also remove mail the clerks marked deleted themselves
+        raise MailboxError(
+            f"邮件服务器不支持 MOVE 或 UIDPLUS，无法只移动已收取的邮件到 {channel.move_to}"
+        )
     for uid in handled:
-        if "MOVE" in client.capabilities:
+        if "MOVE" in capabilities:
             _ok(client.uid("MOVE", str(uid), target), f"无法移动邮件 {uid}")
         else:
             _ok(client.uid("COPY", str(uid), target), f"无法复制邮件 {uid}")
             _ok(client.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Deleted)"), "无法标记邮件")
-    if "MOVE" not in client.capabilities:
-        client.expunge()
+            _ok(client.uid("EXPUNGE", str(uid)), f"无法移动邮件 {uid}")  # this one only
 
 
 def parse(raw: bytes) -> email.message.Message:

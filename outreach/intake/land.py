@@ -46,12 +46,15 @@ def land(inbox: Path, unit: Unit, name: str, data: bytes) -> Landed:
     rel = target_rel(unit, name)
     target = inbox / rel
     folder = target.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    for parent in [folder, *folder.parents]:  # no link may lead the file out of the inbox
-        if parent == inbox:
-            break
-        if parent.is_symlink():
-            raise CannotLand(f"收件箱中的文件夹 {parent.relative_to(inbox)} 是链接，不予写入")
+    inbox.mkdir(parents=True, exist_ok=True)
+    # no link may lead the file, or a folder made for it, out of the inbox: each folder is
+    # checked before the next one is made in it
+    step = inbox
+    for part in folder.relative_to(inbox).parts:
+        step = step / part
+        if step.is_symlink():
+            raise CannotLand(f"收件箱中的文件夹 {step.relative_to(inbox)} 是链接，不予写入")
+        step.mkdir(exist_ok=True)
     replaced = target.exists()
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".landing-")
     try:

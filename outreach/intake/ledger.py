@@ -41,7 +41,8 @@ create table if not exists objects (
     size integer,
     fetched_at text not null,
     status text not null check (status in ('landed', 'duplicate', 'refused', 'unknown_sender')),
-    reason text
+    reason text,
+    received_at text
 );
 create index if not exists objects_by_sha on objects (provider, unit, sha256);
 create table if not exists messages (
@@ -80,6 +81,8 @@ class Entry:
     landed_path: str | None = None
     sha256: str | None = None
     size: int | None = None
+    received_at: str | None = None  # when the server received it (IMAP INTERNALDATE; a
+    # remote file: the listing that first showed this version), ISO
 
 
 def now() -> str:
@@ -95,6 +98,9 @@ class Ledger:
         self.con.execute("pragma journal_mode=wal")
         self.con.execute("pragma synchronous=full")
         self.con.executescript(_SCHEMA)
+        columns = {r[1] for r in self.con.execute("pragma table_info(objects)")}
+        if "received_at" not in columns:  # a ledger written before the column existed
+            self.con.execute("alter table objects add column received_at text")
 
     def close(self) -> None:
         self.con.close()
@@ -122,10 +128,20 @@ class Ledger:
         )
 
     def landed_sha(self, provider: str, unit: str, sha256: str) -> str | None:
-        """The inbox path where this unit's same bytes already landed, if they did."""
+        """The inbox path that holds this unit's same bytes now, if one does: the bytes landed
+        there and nothing else landed there since (a path resent with other bytes, then with the
+        first ones again, holds the second version: the third send is not a duplicate)."""
         row = self.con.execute(
-            "select landed_path from objects where provider = ? and unit = ? and sha256 = ? "
-            "and status = 'landed' order by id desc limit 1",
+            """
+            select o.landed_path from objects as o
+            where o.provider = ? and o.unit = ? and o.sha256 = ? and o.status = 'landed'
+              and not exists (
+                select 1 from objects as later
+                where later.landed_path = o.landed_path and later.status = 'landed'
+                  and later.id > o.id and later.sha256 <> o.sha256
+              )
+            order by o.id desc limit 1
+            """,
             (provider, unit, sha256),
         ).fetchone()
         return row[0] if row else None
@@ -196,7 +212,8 @@ def read_objects(intake_dir: Path) -> list[tuple]:
     try:
         return con.execute(
             "select id, channel, source_key, message_id, sender, provider, unit, original_name, "
-            "landed_path, sha256, size, fetched_at, status, reason from objects order by id"
+            "landed_path, sha256, size, fetched_at, status, reason, received_at from objects "
+            "order by id"
         ).fetchall()
     finally:
         con.close()
@@ -208,13 +225,13 @@ def copy_into_raw(con, intake_dir: Path, tz: dt.tzinfo) -> int:
     ``tz`` (as the loader's first_seen). Returns the rows copied."""
     from ingest.load import SUPPORT_TABLES
 
-    rows = [
-        (
-            *row[:11],
-            dt.datetime.fromisoformat(row[11]).astimezone(tz).replace(tzinfo=None),
-            *row[12:],
+    def local(stamp: str | None) -> dt.datetime | None:
+        return (
+            dt.datetime.fromisoformat(stamp).astimezone(tz).replace(tzinfo=None) if stamp else None
         )
-        for row in read_objects(intake_dir)
+
+    rows = [
+        (*row[:11], local(row[11]), *row[12:14], local(row[14])) for row in read_objects(intake_dir)
     ]
     width = len(SUPPORT_TABLES["intake_submissions"].split(", "))
     con.execute("begin")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import logging
 import os
 from collections import Counter
 from contextlib import contextmanager
@@ -18,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from outreach.intake import imap, receipts
-from outreach.intake.attachments import Refusal, attachment_name, sort_out
+from outreach.intake.attachments import Refusal, attachment_name, header_text, sort_out
 from outreach.intake.folders import FolderError, pull_folder
 from outreach.intake.land import CannotLand, land, sha256_of
 from outreach.intake.ledger import Entry, Ledger, open_ledger
 from outreach.intake.senders import Channel, SenderMap, Unit, load_senders
 from outreach.settings import Settings
+
+log = logging.getLogger("outreach.intake")
 
 
 @dataclass
@@ -85,7 +88,13 @@ def handle_message(
     mid = imap.message_id(message)
     sha = sha256_of(fetched.raw)
     key = f"{fetched.uidvalidity}:{fetched.uid}"
-    base = {"channel": channel.name, "source_key": key, "message_id": mid, "sender": sender}
+    base = {
+        "channel": channel.name,
+        "source_key": key,
+        "message_id": mid,
+        "sender": sender,
+        "received_at": fetched.received_at,
+    }
     entries: list[Entry] = []
     receipt_to: str | None = None
     if ledger.message_seen(channel.name, fetched.uidvalidity, fetched.uid, mid, sha):
@@ -115,7 +124,9 @@ def handle_message(
             Ledger.add(con, entry)
         Ledger.message_handled(con, channel.name, fetched.uidvalidity, fetched.uid, mid, sha)
         if receipt_to:
-            receipts.owe_receipt(con, channel.name, key, receipt_to, message.get("Subject"))
+            receipts.owe_receipt(
+                con, channel.name, key, receipt_to, header_text(message, "Subject")
+            )
     return entries
 
 
@@ -143,8 +154,9 @@ def _take(
             entries.append(Entry(**common, status="duplicate", landed_path=earlier,
                                  reason=f"与已收到的 {earlier} 内容完全相同，未重复保存"))  # fmt: skip
             continue
+        name = _distinct(piece.name, landed_now)
         try:
-            landed = land(settings.inbox, unit, piece.name, piece.data)
+            landed = land(settings.inbox, unit, name, piece.data)
         except CannotLand as exc:
             entries.append(Entry(**common, status="refused", reason=str(exc)))
             continue
@@ -152,6 +164,20 @@ def _take(
         reason = "同名文件已更新为本次发送的版本" if landed.replaced else None
         entries.append(Entry(**common, status="landed", landed_path=landed.rel, reason=reason))
     return entries
+
+
+def _distinct(name: str, landed_now: dict[str, str]) -> str:
+    """``name``, or 名（2）.xlsx when another file of the same message or zip already landed
+    under it (two attachments, or a zip's a/报表.xlsx and b/报表.xlsx): none overwrites another."""
+    taken = {path.rsplit("/", 1)[-1] for path in landed_now.values()}
+    if name not in taken:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    stem, ext = (stem, f".{ext}") if dot and stem else (name, "")
+    n = 2
+    while f"{stem}（{n}）{ext}" in taken:
+        n += 1
+    return f"{stem}（{n}）{ext}"
 
 
 def _refused(who: dict, refusal: Refusal) -> Entry:
@@ -173,16 +199,48 @@ def _keep_aside(settings: Settings, sha: str, raw: bytes) -> str:
     return str(path.relative_to(settings.home))
 
 
+def _unreadable(
+    ledger: Ledger, settings: Settings, channel: Channel, fetched, exc: Exception
+) -> list[Entry]:
+    """A message intake's own code failed on: kept aside whole, recorded as refused with the
+    error, and marked handled, so that it never blocks the mail after it. What it may have
+    landed before the failure stays in the inbox (the night reads it)."""
+    sha = sha256_of(fetched.raw)
+    kept = _keep_aside(settings, sha, fetched.raw)
+    key = f"{fetched.uidvalidity}:{fetched.uid}"
+    entry = Entry(
+        channel=channel.name,
+        source_key=key,
+        status="refused",
+        reason=f"邮件无法处理（{type(exc).__name__}），已留存待组织部核实：{kept}",
+    )
+    with ledger.transaction() as con:
+        Ledger.add(con, entry)
+        Ledger.message_handled(con, channel.name, fetched.uidvalidity, fetched.uid, None, sha)
+    return [entry]
+
+
 def pull_mailbox(
     ledger: Ledger, settings: Settings, senders: SenderMap, channel: Channel, result: PullResult
 ) -> None:
-    client = imap.connect(credentials(channel.connection))
+    try:
+        creds = credentials(channel.connection)
+    except Exception as exc:  # no such connection: this channel fails, the others still run
+        raise imap.MailboxError(
+            f"找不到连接 {channel.connection}：{type(exc).__name__}: {exc}"
+        ) from exc
+    client = imap.connect(creds)
     try:
         uidvalidity = imap.examine(client, channel.folder)
         known = ledger.known_uids(channel.name, uidvalidity)
         handled = []
         for fetched in imap.new_messages(client, channel, known):
-            for entry in handle_message(ledger, settings, senders, channel, fetched):
+            try:
+                entries = handle_message(ledger, settings, senders, channel, fetched)
+            except Exception as exc:
+                log.exception("intake could not handle message %s of %s", fetched.uid, channel.name)
+                entries = _unreadable(ledger, settings, channel, fetched, exc)
+            for entry in entries:
                 result.counts[entry.status] += 1
             result.messages += 1
             handled.append(fetched.uid)

@@ -75,6 +75,14 @@ class Receipt:
 
 
 def _decoded(subject: str | None) -> str:
+    try:
+        return _decode_subject(subject)
+    except Exception:  # an encoded word no codec reads: the subject as it came, printable
+        text = "".join(c for c in str(subject or "") if c.isprintable())
+        return mask_text(text) or "（无主题）"
+
+
+def _decode_subject(subject: str | None) -> str:
     if not subject:
         return "（无主题）"
     parts = []
@@ -211,10 +219,23 @@ def send_receipts(settings: Settings, ledger: Ledger, run_id: str) -> dict[str, 
     landed = sorted(
         {e["landed_path"] for r in pending for e in r.entries if e["status"] == "landed"}
     )
-    checks = dry_run(settings, landed) if landed else {}
+    try:
+        checks = dry_run(settings, landed) if landed else {}
+    except Exception:  # the receipts still go, saying the files will be read tonight
+        log.exception("the receipts' dry run failed")
+        checks = {}
     from_email = (conn.extra_dejson or {}).get("from_email") or conn.login or "outreach@localhost"
     for receipt in pending:
-        state, error = _send_one(settings, ledger, receipt, checks, run_id, from_email)
+        try:
+            state, error = _send_one(settings, ledger, receipt, checks, run_id, from_email)
+        except Exception as exc:  # composing it failed: recorded, the other receipts still go
+            state, error = "failed", f"{type(exc).__name__}: {mask_text(str(exc))[:500]}"
+            with ledger.transaction() as con:
+                con.execute(
+                    "update receipts set state = 'failed', error = ? "
+                    "where channel = ? and source_key = ? and state = 'pending'",
+                    (error, receipt.channel, receipt.source_key),
+                )
         counts[state] = counts.get(state, 0) + 1
         if error:
             log.warning("receipt to %s not sent: %s", receipt.recipient, error)

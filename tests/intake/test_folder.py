@@ -104,6 +104,9 @@ def ftp_share(tmp_path, monkeypatch):
     folder.mkdir()
     authorizer = DummyAuthorizer()
     authorizer.add_user("partner", "ftp-pass-2026", str(folder), perm="elr")  # read only
+    locked = folder / "南林乡" / "锁定"  # listed, never handed over
+    locked.mkdir(parents=True)
+    authorizer.override_perm("partner", str(locked), perm="el", recursive=True)
     handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "encoding": "utf-8"})
     server = FTPServer(("127.0.0.1", 0), handler)
     port = server.socket.getsockname()[1]
@@ -270,3 +273,43 @@ def test_a_folders_receipt_goes_to_the_address_its_mapping_names(tmp_path, ftp_s
     assert to == ["nlx@county.test"] and str(receipt["subject"]) == "报送回执：南林乡/说明.docx"
     body = receipt.get_body(("html",)).get_content()
     assert "说明.docx：未收取。不是可接收的表格文件" in body
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("sftp://u:p@files.example.cn:22/", "host_key"),  # no pinned key: refused before connecting
+        ("ftp://u:p@files.example.cn:21/", "明文"),  # a password in clear text to another machine
+    ],
+)
+def test_a_folder_that_would_give_away_its_password_is_refused(tmp_path, monkeypatch, uri, message):
+    monkeypatch.setenv("AIRFLOW_CONN_OUTREACH_SHARE", uri)
+    senders = tmp_path / "senders.yml"
+    senders.write_text(
+        "channels: [{name: share, kind: folder, connection: outreach_share, path: /}]\n",
+        encoding="utf-8",
+    )
+    home = load_settings(
+        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
+    )
+    result = pull(home)
+    assert len(result.errors) == 1 and message in result.errors[0]
+
+
+def test_a_file_the_server_will_not_hand_over_is_recorded_and_blocks_nothing(tmp_path, ftp_share):
+    senders = tmp_path / "senders.yml"
+    senders.write_text(
+        "channels: [{name: ftp, kind: folder, connection: outreach_ftp, path: /}]\n"
+        "senders: [{channel: ftp, folder: 南林乡, provider: townships, unit: 南林乡}]\n",
+        encoding="utf-8",
+    )
+    home = load_settings(
+        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
+    )
+    put(ftp_share, "南林乡/锁定/台账.xlsx", b"PK\x03\x04 locked")
+    put(ftp_share, "南林乡/走访.xlsx", b"PK\x03\x04 open")
+    pull(home)
+    result = pull(home)
+    assert result.errors == [] and result.counts == {"refused": 1, "landed": 1}
+    assert (home.inbox / "townships/南林乡/走访.xlsx").exists()
+    assert sum(pull(home).counts.values()) == 0  # recorded once, not tried again unchanged

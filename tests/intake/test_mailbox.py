@@ -269,3 +269,49 @@ def test_handled_mail_moves_to_the_channels_folder_still_unread(home, mailbox, t
     moved = mailbox.flags(MAILBOX, "&XfJlNlPW-")  # 已收取 in IMAP's modified UTF-7
     assert len(moved) == 1 and "\\Seen" not in moved[0]
     assert pull(home).messages == 0
+
+
+def test_mail_no_mail_program_would_write_never_blocks_the_mail_after_it(home, mailbox, tmp_path):
+    book = workbook(tmp_path, "after")
+    odd = [
+        # a raw 8-bit GBK subject and a filename* with raw UTF-8 bytes instead of %-escapes
+        mail("bcz@county.test", [("filename*=UTF-8''报表.xlsx".encode(), book)]).replace(
+            b"Subject: =?UTF-8?B?", b"Subject: " + "季度".encode("gbk") + b" =?UTF-8?B?", 1
+        ),
+        # a charset label with a NUL in it, and an encoded word no codec reads
+        mail("bcz@county.test", [(b'filename="=?utf-8\x00?B?5oql6KGo?=.xlsx"', book)]),
+        mail("bcz@county.test", [(b'filename="=?idna?B?/y8=?=.xlsx"', book)]),
+    ]
+    for raw in odd:
+        mailbox.deliver(MAILBOX, raw)
+    mailbox.deliver(
+        MAILBOX, mail("bcz@county.test", [(plain("之后.xlsx"), workbook(tmp_path, "x"))])
+    )
+    result = pull(home)
+    assert result.errors == [] and result.messages == 4
+    assert (home.inbox / "townships/保城镇/之后.xlsx").exists()  # the mail after them is taken
+    assert (home.inbox / "townships/保城镇/报表.xlsx").read_bytes() == book
+    assert pull(home).messages == 0  # and none of them is tried again
+
+
+def test_same_names_in_one_message_both_land_and_a_version_sent_back_replaces(
+    home, mailbox, tmp_path
+):
+    a, b = workbook(tmp_path, "a"), workbook(tmp_path, "b")
+    mailbox.deliver(
+        MAILBOX,
+        mail(
+            "bcz@county.test", [(plain("两份.zip"), zipped({"一/报表.xlsx": a, "二/报表.xlsx": b}))]
+        ),
+    )
+    assert pull(home).counts == {"landed": 2}
+    folder = home.inbox / "townships/保城镇"
+    assert (folder / "报表.xlsx").read_bytes() == a and (
+        folder / "报表（2）.xlsx"
+    ).read_bytes() == b
+    # v1, then v2 under the same name, then v1 again: the last send is the unit's version
+    v1, v2 = workbook(tmp_path, "v1"), workbook(tmp_path, "v2")
+    for version in (v1, v2, v1):
+        mailbox.deliver(MAILBOX, mail("bcz@county.test", [(plain("台账.xlsx"), version)]))
+        pull(home)
+    assert (folder / "台账.xlsx").read_bytes() == v1

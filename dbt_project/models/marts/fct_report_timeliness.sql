@@ -13,7 +13,8 @@ visits as (
 ),
 
 fetched as (
-    select landed_path as source_file, sha256, min(fetched_at) as fetched_at
+    -- when the mail server received it (or the listing first showed it), not when intake ran
+    select landed_path as source_file, sha256, min(coalesce(received_at, fetched_at)) as fetched_at
     from {{ ref('stg_intake__submissions') }}
     where status = 'landed'
     group by landed_path, sha256

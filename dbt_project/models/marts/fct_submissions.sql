@@ -27,6 +27,7 @@ final as (
     select
         submissions.ledger_id as submission_id,
         submissions.fetched_at,
+        coalesce(submissions.received_at, submissions.fetched_at) as received_at,
         cast(submissions.fetched_at as date) as fetched_on,
         submissions.channel,
         submissions.provider,

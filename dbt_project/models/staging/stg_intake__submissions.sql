@@ -1,6 +1,7 @@
 -- Intake's fetch ledger as the night copied it (fetched_at on the county's clock): the sender's
 -- mail address masked (its first character and its domain: b***@163.com), also where an
--- unknown sender's reason names it; names and paths scrubbed as every source_file is.
+-- unknown sender's reason names it; names, paths, folders and reasons (which quote file names)
+-- scrubbed of ID and phone numbers as every source_file is.
 with
 
 source as (
@@ -23,17 +24,15 @@ final as (
         channel,
         provider,
         unit,
-        sender_masked,
+        {{ scrub_pii('sender_masked') }} as sender_masked,
         {{ scrub_pii('original_name') }} as original_name,
         {{ scrub_pii('landed_path') }} as landed_path,
         sha256,
         cast(size as bigint) as size_bytes,
         cast(fetched_at as timestamp) as fetched_at,
+        cast(received_at as timestamp) as received_at,
         status,
-        case
-            when coalesce(sender, '') = '' then reason
-            else replace(reason, sender, sender_masked)
-        end as reason
+        {{ scrub_pii("case when coalesce(sender, '') = '' then reason else replace(reason, sender, sender_masked) end") }} as reason
     from masked
 )
 
