@@ -5,13 +5,15 @@ local Redis, and as subprocesses an API server, a scheduler, a DAG processor, a 
 Celery workers (see ``cluster.py``). The test triggers ``outreach_nightly`` through the REST API
 and checks the published warehouse, that the parse tasks spread over both workers, that the 06:00
 DeadlineAlert fires through the real scheduler and triggerer and mails, and that
-``airflow backfill create`` over consecutive as-of dates keeps one correct warehouse per date.
+``airflow backfill create`` over consecutive as-of dates keeps one correct warehouse per date,
+and that ``outreach_intake`` runs beside it.
 
 About ten minutes: the scheduler really schedules every task.
 """
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import subprocess
 import time
@@ -199,6 +201,35 @@ def test_a_night_triggered_through_the_rest_api_runs_on_celery_and_publishes(clu
         if "missed its 06:00 deadline" in str(m["subject"])
     )
     assert "production-test-night" in mail_text
+
+
+def test_the_intake_dag_runs_on_celery_and_with_no_channel_pulls_nothing(cluster):
+    """docker-compose runs outreach_intake beside the night; the embedded default configures no
+    channel, so its one task succeeds having pulled nothing."""
+    with cluster.client() as api:
+        assert api.patch("/dags/outreach_intake", json={"is_paused": False}).status_code == 200
+        created = api.post(
+            "/dags/outreach_intake/dagRuns",
+            json={"dag_run_id": "production-test-intake", "logical_date": None},
+        )
+        assert created.status_code == 200, created.text
+        run = "/dags/outreach_intake/dagRuns/production-test-intake"
+        cluster.wait_for(
+            "the intake run",
+            lambda: api.get(run).json().get("state") in ("success", "failed"),
+            timeout=300,
+            every=3,
+        )
+        assert api.get(run).json()["state"] == "success", cluster.log_tails()
+        assert api.patch("/dags/outreach_intake", json={"is_paused": True}).status_code == 200
+        entry = api.get(
+            f"{run}/taskInstances/pull/xcomEntries/return_value",
+            params={"deserialize": True, "stringify": False},
+        ).json()
+    value = entry["value"]
+    if isinstance(value, str):  # the API's text of the value
+        value = ast.literal_eval(value)
+    assert value["channels"] == [] and value["errors"] == [] and value["objects"] == {}
 
 
 def _backfill(cluster, *args: str) -> subprocess.CompletedProcess:
