@@ -14,7 +14,7 @@ import pytest
 
 from outreach.intake.ledger import open_ledger
 from outreach.intake.pull import pull
-from outreach.settings import load_settings
+from tests.intake.conftest import intake_home
 
 SENDERS = """
 channels:
@@ -27,11 +27,7 @@ senders:
 
 @pytest.fixture
 def home(tmp_path, share):
-    senders = tmp_path / "senders.yml"
-    senders.write_text(SENDERS.format(root=share), encoding="utf-8")
-    return load_settings(
-        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
-    )
+    return intake_home(tmp_path, SENDERS.format(root=share))
 
 
 def put(folder, rel: str, data: bytes) -> None:
@@ -121,14 +117,10 @@ def ftp_share(tmp_path, monkeypatch):
 
 
 def test_an_ftp_folder_is_pulled_with_the_same_code(tmp_path, ftp_share):
-    senders = tmp_path / "senders.yml"
-    senders.write_text(
+    home = intake_home(
+        tmp_path,
         "channels: [{name: ftp, kind: folder, connection: outreach_ftp, path: /}]\n"
         "senders: [{channel: ftp, folder: 南林乡, provider: townships, unit: 南林乡}]\n",
-        encoding="utf-8",
-    )
-    home = load_settings(
-        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
     )
     put(ftp_share, "南林乡/台账.xlsx", b"PK\x03\x04 ftp")
     assert sum(pull(home).counts.values()) == 0
@@ -222,14 +214,10 @@ def test_webdav_and_smb_folders_are_pulled_with_the_same_code(
     tmp_path, request, share, connection, root
 ):
     folder = request.getfixturevalue(share)
-    senders = tmp_path / "senders.yml"
-    senders.write_text(
+    home = intake_home(
+        tmp_path,
         f"channels: [{{name: share, kind: folder, connection: {connection}, path: {root}}}]\n"
         "senders: [{channel: share, folder: 南林乡, provider: townships, unit: 南林乡}]\n",
-        encoding="utf-8",
-    )
-    home = load_settings(
-        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
     )
     put(folder, "南林乡/台账.xlsx", b"PK\x03\x04 shared")
     first = pull(home)
@@ -243,28 +231,20 @@ def test_webdav_in_plain_http_is_refused_beyond_this_machine(tmp_path, monkeypat
     monkeypatch.setenv(
         "AIRFLOW_CONN_OUTREACH_DAV", "webdav://u:p@files.example.cn:80/dav?scheme=http"
     )
-    senders = tmp_path / "senders.yml"
-    senders.write_text(
+    home = intake_home(
+        tmp_path,
         "channels: [{name: share, kind: folder, connection: outreach_dav, path: /}]\n",
-        encoding="utf-8",
-    )
-    home = load_settings(
-        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
     )
     result = pull(home)
     assert len(result.errors) == 1 and "https" in result.errors[0]
 
 
 def test_a_folders_receipt_goes_to_the_address_its_mapping_names(tmp_path, ftp_share, smtp):
-    senders = tmp_path / "senders.yml"
-    senders.write_text(
+    home = intake_home(
+        tmp_path,
         "channels: [{name: ftp, kind: folder, connection: outreach_ftp, path: /}]\n"
         "senders: [{channel: ftp, folder: 南林乡, provider: townships, unit: 南林乡,"
         " receipt_to: nlx@county.test}]\n",
-        encoding="utf-8",
-    )
-    home = load_settings(
-        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
     )
     put(ftp_share, "南林乡/说明.docx", b"not a spreadsheet")
     pull(home)
@@ -284,27 +264,19 @@ def test_a_folders_receipt_goes_to_the_address_its_mapping_names(tmp_path, ftp_s
 )
 def test_a_folder_that_would_give_away_its_password_is_refused(tmp_path, monkeypatch, uri, message):
     monkeypatch.setenv("AIRFLOW_CONN_OUTREACH_SHARE", uri)
-    senders = tmp_path / "senders.yml"
-    senders.write_text(
+    home = intake_home(
+        tmp_path,
         "channels: [{name: share, kind: folder, connection: outreach_share, path: /}]\n",
-        encoding="utf-8",
-    )
-    home = load_settings(
-        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
     )
     result = pull(home)
     assert len(result.errors) == 1 and message in result.errors[0]
 
 
 def test_a_file_the_server_will_not_hand_over_is_recorded_and_blocks_nothing(tmp_path, ftp_share):
-    senders = tmp_path / "senders.yml"
-    senders.write_text(
+    home = intake_home(
+        tmp_path,
         "channels: [{name: ftp, kind: folder, connection: outreach_ftp, path: /}]\n"
         "senders: [{channel: ftp, folder: 南林乡, provider: townships, unit: 南林乡}]\n",
-        encoding="utf-8",
-    )
-    home = load_settings(
-        {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_SENDERS": str(senders)}
     )
     put(ftp_share, "南林乡/锁定/台账.xlsx", b"PK\x03\x04 locked")
     put(ftp_share, "南林乡/走访.xlsx", b"PK\x03\x04 open")
