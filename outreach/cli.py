@@ -231,6 +231,39 @@ def _cmd_pull(args) -> int:
     return 1 if result.errors else 0
 
 
+def _cmd_accounts(args) -> int:
+    from outreach.portal.accounts import AccountError, open_accounts
+
+    settings = load_settings()
+    accounts = open_accounts(settings)
+    try:
+        if args.action == "add":
+            role = "admin" if args.admin else "unit"
+            password = accounts.add(args.username, role, args.provider, args.unit)
+            who = "组织部管理员" if args.admin else f"{args.provider}/{args.unit or ''}".rstrip("/")
+            print(f"account {args.username.strip().lower()} ({who}) added")
+            print(f"first password (shown once; to be changed at the first sign-in): {password}")
+        elif args.action == "reset":
+            password = accounts.reset(args.username)
+            print(f"new first password for {args.username} (shown once): {password}")
+        elif args.action == "disable":
+            accounts.disable(args.username)
+            print(f"account {args.username} disabled")
+        else:
+            for a in accounts.list():
+                unit = "组织部管理员" if a.is_admin else a.unit.inbox_rel
+                state = (
+                    "disabled" if a.disabled else ("must change password" if a.must_change else "")
+                )
+                print(f"{a.username}\t{unit}\t{state}".rstrip())
+    except AccountError as exc:
+        print(f"outreach: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        accounts.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outreach", description="Outreach Warehouse")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -305,6 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pull.add_argument("--channel", help="only the channel of this name")
     pull.set_defaults(func=_cmd_pull)
+    acc = sub.add_parser("accounts", help="the portal's accounts: add, reset, disable, list")
+    acc.add_argument("action", choices=["add", "reset", "disable", "list"])
+    acc.add_argument("username", nargs="?", default="")
+    acc.add_argument("--admin", action="store_true", help="a department (组织部) admin account")
+    acc.add_argument("--provider", help="townships | joint_branches | enterprises | county")
+    acc.add_argument("--unit", help="the unit, as config/senders.yml writes it: 保城镇")
+    acc.set_defaults(func=_cmd_accounts)
     return parser
 
 

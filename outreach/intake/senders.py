@@ -109,7 +109,9 @@ def safe_component(text: str) -> str | None:
     return name
 
 
-def _unit(entry: dict, gazetteer: Gazetteer, where: str) -> Unit:
+def parse_unit(entry: dict, gazetteer: Gazetteer, where: str) -> Unit:
+    """The unit ``entry`` names (``provider`` and ``unit``, as senders.yml writes them), checked
+    against the gazetteer; the portal's accounts name their units the same way."""
     provider = str(entry.get("provider") or "").strip()
     if provider not in PROVIDERS:
         raise SendersError(f"{where}: provider must be one of {', '.join(PROVIDERS)}")
@@ -193,7 +195,7 @@ def load_senders(path: Path, gazetteer_path: Path) -> SenderMap:
         where = f"{path}: senders[{i}]"
         if not isinstance(entry, dict):
             raise SendersError(f"{where}: expected a mapping")
-        unit = _unit(entry, gazetteer, where)
+        unit = parse_unit(entry, gazetteer, where)
         if entry.get("address"):
             addresses = entry["address"]
             for address in [addresses] if isinstance(addresses, str) else addresses:
