@@ -100,11 +100,13 @@ def _check(outcome, names: dict[str, str], registry) -> FileCheck:
     return check
 
 
-def dry_run(settings: Settings, rels: list[str]) -> dict[str, FileCheck]:
-    """The checks of the landed files ``rels`` (paths under the inbox), parsed in the sandbox."""
+def dry_run(settings: Settings, rels: list[str], root: Path | None = None) -> dict[str, FileCheck]:
+    """The checks of the files ``rels`` (paths under the inbox, or under ``root``, laid out as
+    the inbox is: ``<provider>/<unit>/<name>``, so the sender is screened the same way), parsed
+    in the sandbox."""
     registry = load_registry()
     names = {key: spec.title for key, spec in registry.items()}
-    inbox = settings.inbox.resolve()
+    inbox = (root or settings.inbox).resolve()
     files: list[InboxFile] = []
     out: dict[str, FileCheck] = {}
     for rel in rels:

@@ -1,6 +1,7 @@
 """报送门户 (issue 16): the web portal where each unit uploads and sees at once what is wrong.
 
 Built so far: the accounts (``accounts.py``: one per unit plus the department's admins, argon2
-hashes, a first password that must be changed, lockout, an audit log) and ``outreach accounts``.
-The web app comes next.
+hashes, a first password that must be changed, lockout, an audit log), ``outreach accounts``, and
+an upload's check and submission (``uploads.py``: intake's guards, the night's own reading in the
+sandbox, landing for the account's unit, the fetch ledger). The web app comes next.
 """
