@@ -34,6 +34,14 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def target_rel(unit: Unit, name: str) -> str:
     safe = safe_component(name)
     if safe is None:
@@ -55,7 +63,9 @@ def land(inbox: Path, unit: Unit, name: str, data: bytes) -> Landed:
         if step.is_symlink():
             raise CannotLand(f"收件箱中的文件夹 {step.relative_to(inbox)} 是链接，不予写入")
         step.mkdir(exist_ok=True)
-    replaced = target.exists()
+    # a file of that name with other bytes (the same bytes again: a pull that died before
+    # recording this landing lands it once more, replacing nothing)
+    replaced = target.is_file() and _file_sha256(target) != sha256_of(data)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".landing-")
     try:
         with os.fdopen(fd, "wb") as out:

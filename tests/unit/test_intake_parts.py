@@ -184,6 +184,7 @@ def test_landing_is_atomic_into_the_units_folder_and_refuses_a_name_that_is_a_pa
     first = land(tmp_path, unit, "台账.xlsx", b"one")
     again = land(tmp_path, unit, "台账.xlsx", b"two")
     assert first.rel == "townships/保城镇/台账.xlsx" and not first.replaced and again.replaced
+    assert not land(tmp_path, unit, "台账.xlsx", b"two").replaced  # the same bytes replace nothing
     assert (tmp_path / first.rel).read_bytes() == b"two"
     assert [p.name for p in (tmp_path / "townships/保城镇").iterdir()] == ["台账.xlsx"]
     for bad in ("../台账.xlsx", ".hidden.xlsx", "", "a\x00b.xlsx"):
