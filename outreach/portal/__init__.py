@@ -3,5 +3,6 @@
 Built so far: the accounts (``accounts.py``: one per unit plus the department's admins, argon2
 hashes, a first password that must be changed, lockout, an audit log), ``outreach accounts``, and
 an upload's check and submission (``uploads.py``: intake's guards, the night's own reading in the
-sandbox, landing for the account's unit, the fetch ledger). The web app comes next.
+sandbox, landing for the account's unit, the fetch ledger), and reading an upload's body as it
+streams with its limits (``streaming.py``). The web app comes next.
 """
