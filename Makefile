@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast venv lint lock demo bench clean dashboard browser-deps mail-deps
+.PHONY: run test test-fast venv lint lock demo bench clean dashboard portal browser-deps mail-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ demo: $(STAMP)
 # The dashboard (docs/DASHBOARD.md) on OUTREACH_DASHBOARD_PORT (8501), over the published file.
 dashboard: $(STAMP)
 	$(BIN)/python -m outreach.dashboard
+
+# The portal (报送门户, outreach/portal) on 127.0.0.1:8600; accounts: `outreach accounts add`.
+portal: $(STAMP)
+	$(BIN)/python -m outreach.portal
 
 # Headless Chromium and CJK fonts for the dashboard's browser test, from Debian's packages.
 # Installs only what is missing (root, or passwordless sudo, the first time); then a no-op.

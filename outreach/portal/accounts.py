@@ -42,6 +42,12 @@ create table if not exists accounts (
     created_at text not null,
     updated_at text not null
 );
+create table if not exists sessions (
+    id text primary key,
+    username text not null,
+    csrf text not null,
+    expires_at text not null
+);
 create table if not exists audit (
     id integer primary key,
     at text not null,
@@ -226,6 +232,7 @@ class Accounts:
             "where username = ?",
             (_hasher().hash(new), _now().isoformat(timespec="seconds"), name),
         )
+        self.con.execute("delete from sessions where username = ?", (name,))
         self._audit(name, "password_changed")
 
     def reset(self, username: str) -> str:
@@ -239,6 +246,7 @@ class Accounts:
             "locked_until = null, updated_at = ? where username = ?",
             (_hasher().hash(password), _now().isoformat(timespec="seconds"), name),
         )
+        self.con.execute("delete from sessions where username = ?", (name,))
         self._audit(name, "reset")
         return password
 
@@ -250,7 +258,38 @@ class Accounts:
             "update accounts set disabled = 1, updated_at = ? where username = ?",
             (_now().isoformat(timespec="seconds"), name),
         )
+        self.con.execute("delete from sessions where username = ?", (name,))
         self._audit(name, "disabled")
+
+    def new_session(
+        self, username: str, lifetime: dt.timedelta = dt.timedelta(hours=8)
+    ) -> tuple[str, str]:
+        """A signed-in session: its id (the cookie) and its CSRF token (every form)."""
+        sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        expires = (_now() + lifetime).isoformat(timespec="seconds")
+        self.con.execute("insert into sessions values (?, ?, ?, ?)", (sid, username, csrf, expires))
+        return sid, csrf
+
+    def session(self, sid: str | None) -> tuple[Account, str] | None:
+        """The account and CSRF token of a live session of a usable account, else None."""
+        if not sid:
+            return None
+        row = self.con.execute(
+            "select username, csrf, expires_at from sessions where id = ?", (sid,)
+        ).fetchone()
+        if row is None or dt.datetime.fromisoformat(row[2]) < _now():
+            return None
+        account = self.get(row[0])
+        if account is None or account.disabled:
+            return None
+        return account, row[1]
+
+    def end_session(self, sid: str | None) -> None:
+        if sid:
+            self.con.execute("delete from sessions where id = ?", (sid,))
+
+    def audit(self, username: str, event: str, detail: str | None = None) -> None:
+        self._audit(username, event, detail)
 
     def audit_log(self, username: str | None = None) -> list[tuple[str, str, str, str | None]]:
         where, params = ("where username = ?", [username]) if username else ("", [])

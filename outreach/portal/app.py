@@ -1,0 +1,342 @@
+"""The portal's web app (FastAPI, server-rendered Chinese pages, no front-end build).
+
+Sign-in with the accounts of ``accounts.py``; a session is a random id in an HttpOnly,
+SameSite=Strict cookie (Secure over https), kept server-side, ended by a password change, reset
+or disable. Every form carries the session's CSRF token (the sign-in form a double-submit token)
+and a POST without it is refused. A first password must be changed before anything else. A unit
+uploads workbooks or a zip (read as they stream, cut off at the limit: ``streaming.py``), sees at
+once what the night would load and return (``uploads.check``), and submits or drops them; the
+account decides the unit folder. 我的报送 lists what the unit sent by any channel (the fetch
+ledger). Run by ``python -m outreach.portal`` (``make portal``).
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from ingest.pii import mask_text
+from outreach.intake.ledger import open_ledger
+from outreach.portal import uploads
+from outreach.portal.accounts import AccountError, open_accounts
+from outreach.portal.streaming import UploadRefused, read_upload
+from outreach.settings import Settings
+
+COOKIE = "portal_session"
+LOGIN_COOKIE = "portal_login"
+MAX_UPLOAD_BYTES = 60 * 1024 * 1024
+STATUS = {
+    "landed": "已收取",
+    "duplicate": "重复",
+    "refused": "拒收",
+    "unknown_sender": "发件人未登记",
+}
+
+
+def _e(text: object) -> str:
+    """Text from a sender or a file, masked and escaped for the page."""
+    return html.escape(mask_text(str(text)))
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)} - 报送门户</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2em .5em}"
+        ".bad{color:#a00}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>{body}</body></html>",
+        status_code=status,
+        headers={
+            "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+            "x-frame-options": "DENY",
+            "cache-control": "no-store",
+        },
+    )
+
+
+def _cookie(response: Response, request: Request, name: str, value: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    def signed_in(request: Request):
+        accounts = open_accounts(settings)
+        try:
+            return accounts.session(request.cookies.get(COOKIE))
+        finally:
+            accounts.close()
+
+    def forbidden() -> HTMLResponse:
+        return _page("请求被拒绝", "<p>表单已失效或不是从本页面提交的，请返回重新操作。</p>", 403)
+
+    def to_login() -> RedirectResponse:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/login")
+    def login_form(request: Request, error: str = "") -> HTMLResponse:
+        token = secrets.token_urlsafe(24)
+        note = f"<p class='bad'>{html.escape(error)}</p>" if error else ""
+        response = _page(
+            "登录",
+            f"{note}<form method='post' action='/login'>"
+            f"<input type='hidden' name='csrf' value='{token}'>"
+            "<p>用户名 <input name='username' autocomplete='username'></p>"
+            "<p>密码 <input name='password' type='password' autocomplete='current-password'></p>"
+            "<p><button>登录</button></p></form>",
+        )
+        _cookie(response, request, LOGIN_COOKIE, token)
+        return response
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        token = request.cookies.get(LOGIN_COOKIE)
+        if not token or not secrets.compare_digest(str(form.get("csrf", "")), token):
+            return forbidden()
+        accounts = open_accounts(settings)
+        try:
+            result = accounts.sign_in(str(form.get("username", "")), str(form.get("password", "")))
+            if result.account is None:
+                return login_form(request, result.reason or "登录失败")
+            sid, _ = accounts.new_session(result.account.username)
+        finally:
+            accounts.close()
+        response = RedirectResponse("/", status_code=303)
+        _cookie(response, request, COOKIE, sid)
+        response.delete_cookie(LOGIN_COOKIE, path="/")
+        return response
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        session = signed_in(request)
+        form = await request.form()
+        if session is None or not secrets.compare_digest(str(form.get("csrf", "")), session[1]):
+            return forbidden()
+        accounts = open_accounts(settings)
+        try:
+            accounts.end_session(request.cookies.get(COOKIE))
+        finally:
+            accounts.close()
+        response = to_login()
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    def password_form(csrf: str, error: str = "") -> HTMLResponse:
+        note = f"<p class='bad'>{html.escape(error)}</p>" if error else ""
+        return _page(
+            "修改密码",
+            f"{note}<p>首次登录或密码被重置后，须先修改密码。</p>"
+            "<form method='post' action='/password'>"
+            f"<input type='hidden' name='csrf' value='{csrf}'>"
+            "<p>原密码 <input name='old' type='password' autocomplete='current-password'></p>"
+            "<p>新密码（至少 10 个字符） <input name='new' type='password' autocomplete='new-password'></p>"
+            "<p><button>修改</button></p></form>",
+        )
+
+    @app.get("/password")
+    def password_page(request: Request) -> Response:
+        session = signed_in(request)
+        return to_login() if session is None else password_form(session[1])
+
+    @app.post("/password")
+    async def change_password(request: Request) -> Response:
+        session = signed_in(request)
+        if session is None:
+            return to_login()
+        form = await request.form()
+        if not secrets.compare_digest(str(form.get("csrf", "")), session[1]):
+            return forbidden()
+        accounts = open_accounts(settings)
+        try:
+            accounts.change_password(
+                session[0].username, str(form.get("old", "")), str(form.get("new", ""))
+            )
+            sid, _ = accounts.new_session(session[0].username)  # the change ended every session
+        except AccountError as exc:
+            return password_form(session[1], str(exc))
+        finally:
+            accounts.close()
+        response = RedirectResponse("/", status_code=303)
+        _cookie(response, request, COOKIE, sid)
+        return response
+
+    def submissions(account) -> str:
+        if account.unit is None:
+            return "<p>组织部管理员账号不代表报送单位。</p>"
+        ledger = open_ledger(settings.intake_dir)
+        try:
+            rows = ledger.con.execute(
+                "select fetched_at, channel, original_name, status, reason from objects "
+                "where provider = ? and unit is ? order by id desc limit 100",
+                (account.unit.provider, account.unit.label or None),
+            ).fetchall()
+        finally:
+            ledger.close()
+        if not rows:
+            return "<h2>我的报送</h2><p>还没有报送记录。</p>"
+        lines = "".join(
+            f"<tr><td>{_e(at[:16])}</td><td>{_e(ch)}</td><td>{_e(name or '')}</td>"
+            f"<td>{_e(STATUS.get(st, st))}</td><td>{_e(why or '')}</td></tr>"
+            for at, ch, name, st, why in rows
+        )
+        return (
+            "<h2>我的报送</h2><table><tr><th>时间（UTC）</th><th>渠道</th><th>文件</th><th>结果</th>"
+            f"<th>说明</th></tr>{lines}</table>"
+        )
+
+    @app.get("/")
+    def home(request: Request) -> Response:
+        session = signed_in(request)
+        if session is None:
+            return to_login()
+        account, csrf = session
+        if account.must_change:
+            return RedirectResponse("/password", status_code=303)
+        upload = (
+            ""
+            if account.unit is None
+            else "<h2>上传报送文件</h2><form method='post' action='/upload' enctype='multipart/form-data'>"
+            f"<input type='hidden' name='csrf' value='{csrf}'>"
+            "<p><input type='file' name='files' multiple></p><p><button>检查</button></p></form>"
+        )
+        unit = "组织部管理员" if account.unit is None else _e(account.unit.inbox_rel)
+        return _page(
+            "报送门户",
+            f"<p>{_e(account.username)}（{unit}）</p>{upload}{submissions(account)}"
+            f"<form method='post' action='/logout'><input type='hidden' name='csrf' value='{csrf}'>"
+            "<button>退出</button></form>",
+        )
+
+    def check_page(check: uploads.UploadCheck, csrf: str) -> HTMLResponse:
+        parts = []
+        for name, file in check.files:
+            if not file.readable:
+                parts.append(f"<h3>{_e(name)}</h3><p class='bad'>无法读取：{_e(file.problem)}</p>")
+                continue
+            sheets = "".join(
+                f"<li>工作表“{_e(s.sheet)}”识别为“{_e(s.dataset_name)}”：可加载 {s.rows_ok} 行，"
+                f"退回 {s.rows_returned} 行</li>"
+                for s in file.sheets
+            ) + "".join(
+                f"<li class='bad'>工作表“{_e(s)}”未能识别，不会读取</li>" for s, _ in file.unmatched
+            )
+            returned = "".join(
+                f"<tr><td>{_e(r.sheet)}</td><td>{r.row_number}</td><td>{_e(r.column)}</td>"
+                f"<td>{_e(r.problem)}</td></tr>"
+                for r in file.returned
+            )
+            table = (
+                "<table><tr><th>工作表</th><th>行</th><th>列</th><th>问题</th></tr>"
+                f"{returned}</table>"
+                if returned
+                else ""
+            )
+            parts.append(f"<h3>{_e(name)}</h3><ul>{sheets}</ul>{table}")
+        for r in check.refused:
+            shown = f"{r.inside}/{r.name}" if r.inside else r.name
+            parts.append(f"<h3>{_e(shown)}</h3><p class='bad'>不接收：{_e(r.reason)}</p>")
+        actions = (
+            f"<form method='post' action='/submit'><input type='hidden' name='csrf' value='{csrf}'>"
+            f"<input type='hidden' name='token' value='{check.token}'><button>提交报送</button></form>"
+            f"<form method='post' action='/drop'><input type='hidden' name='csrf' value='{csrf}'>"
+            f"<input type='hidden' name='token' value='{check.token}'><button>先改正，不提交</button></form>"
+            if check.can_submit
+            else "<p><a href='/'>返回</a></p>"
+        )
+        return _page("检查结果", "".join(parts) + actions)
+
+    @app.post("/upload")
+    async def upload(request: Request) -> Response:
+        session = signed_in(request)
+        if session is None:
+            return to_login()
+        account, csrf = session
+        if account.must_change:
+            return RedirectResponse("/password", status_code=303)
+        try:
+            body = await read_upload(
+                request.headers.get("content-type", ""),
+                request.stream(),
+                MAX_UPLOAD_BYTES,
+                uploads.MAX_FILES,
+            )
+        except UploadRefused as exc:
+            response = _page("上传未完成", f"<p class='bad'>{html.escape(str(exc))}</p>", 413)
+            response.headers["connection"] = "close"
+            return response
+        if not secrets.compare_digest(body.fields.get("csrf", ""), csrf):
+            return forbidden()
+        if not body.files:
+            return _page(
+                "上传未完成", "<p class='bad'>没有选择文件。</p><p><a href='/'>返回</a></p>", 400
+            )
+        try:
+            check = uploads.check(settings, account, body.files)
+        except uploads.UploadError as exc:
+            return _page("上传未完成", f"<p class='bad'>{html.escape(str(exc))}</p>", 400)
+        accounts = open_accounts(settings)
+        try:
+            accounts.audit(
+                account.username, "uploaded", ", ".join(mask_text(n) for n, _ in body.files)
+            )
+        finally:
+            accounts.close()
+        return check_page(check, csrf)
+
+    async def _token_form(request: Request):
+        session = signed_in(request)
+        if session is None:
+            return None, None, to_login()
+        form = await request.form()
+        if not secrets.compare_digest(str(form.get("csrf", "")), session[1]):
+            return None, None, forbidden()
+        return session[0], str(form.get("token", "")), None
+
+    @app.post("/submit")
+    async def submit(request: Request) -> Response:
+        account, token, refused = await _token_form(request)
+        if refused is not None:
+            return refused
+        try:
+            entries = uploads.submit(settings, account, token)
+        except uploads.UploadError as exc:
+            return _page("提交未完成", f"<p class='bad'>{html.escape(str(exc))}</p>", 404)
+        accounts = open_accounts(settings)
+        try:
+            accounts.audit(
+                account.username, "submitted", ", ".join(e.landed_path or "" for e in entries)
+            )
+        finally:
+            accounts.close()
+        lines = "".join(
+            f"<li>{_e(e.original_name)}：{_e(STATUS.get(e.status, e.status))}"
+            f"{'（' + _e(e.reason) + '）' if e.reason else ''}</li>"
+            for e in entries
+        )
+        return _page("已提交", f"<ul>{lines}</ul><p>今晚入库。</p><p><a href='/'>返回</a></p>")
+
+    @app.post("/drop")
+    async def drop(request: Request) -> Response:
+        account, token, refused = await _token_form(request)
+        if refused is not None:
+            return refused
+        try:
+            uploads.drop(settings, account, token)
+        except uploads.UploadError as exc:
+            return _page("操作未完成", f"<p class='bad'>{html.escape(str(exc))}</p>", 404)
+        return RedirectResponse("/", status_code=303)
+
+    return app
