@@ -25,6 +25,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 STATUSES = ("landed", "duplicate", "refused", "unknown_sender")
+# how each status is shown to people (the run report, the portal's 我的报送)
+INTAKE_STATUS_LABELS = {
+    "landed": "已收取",
+    "duplicate": "重复",
+    "refused": "拒收",
+    "unknown_sender": "发件人未登记",
+}
 
 _SCHEMA = """
 create table if not exists objects (

@@ -16,7 +16,6 @@ source of backscatter); the department sees it in the ledger.
 
 from __future__ import annotations
 
-import email.header
 import html
 import logging
 import tempfile
@@ -27,6 +26,7 @@ from ingest.discover import PROVIDER_NAMES
 from ingest.pii import mask_text
 from ingest.registry import load_registry
 from ingest.senders import sender_of
+from outreach.intake.attachments import decode_name
 from outreach.intake.dry_run import FileCheck, dry_run
 from outreach.intake.ledger import Ledger, now
 from outreach.settings import Settings
@@ -75,28 +75,9 @@ class Receipt:
 
 
 def _decoded(subject: str | None) -> str:
-    try:
-        return _decode_subject(subject)
-    except Exception:  # an encoded word no codec reads: the subject as it came, printable
-        text = "".join(c for c in str(subject or "") if c.isprintable())
-        return mask_text(text) or "（无主题）"
-
-
-def _decode_subject(subject: str | None) -> str:
-    if not subject:
-        return "（无主题）"
-    parts = []
-    for chunk, charset in email.header.decode_header(subject):
-        if isinstance(chunk, bytes):
-            codec = (
-                "gb18030" if (charset or "").lower() in ("gb2312", "gbk") else (charset or "utf-8")
-            )
-            try:
-                chunk = chunk.decode(codec, errors="replace")
-            except LookupError:
-                chunk = chunk.decode("utf-8", errors="replace")
-        parts.append(chunk)
-    return mask_text("".join(parts).replace("\r", "").replace("\n", " ").strip()) or "（无主题）"
+    """The mail's subject as text (encoded words and odd charsets as names are decoded),
+    masked."""
+    return mask_text(decode_name(subject or "")) or "（无主题）"
 
 
 def _file_lines(entry: dict, check: FileCheck | None) -> list[str]:
@@ -153,7 +134,7 @@ def _return_list(
     path: Path, provider: str | None, check: FileCheck, run_id: str, townships: frozenset[str]
 ) -> bool:
     """The 退回清单 of one file (the night's own writer), when it has something to fix."""
-    from outreach.outputs.return_lists import _Findings, _write_workbook
+    from outreach.outputs.return_lists import Findings, write_unit_workbook
 
     if check.readable and not check.returned and not check.unmatched:
         return False
@@ -165,8 +146,8 @@ def _return_list(
         [] if check.readable else [(provider or "", check.rel, check.problem_rule, check.problem)]
     )
     sheets = [(provider or "", check.rel, s, h) for s, h in check.unmatched]
-    findings = _Findings(rows=rows, files=files, sheets=sheets, townships=sorted(townships))
-    _write_workbook(path, sender_of(check.rel, townships), run_id, findings, load_registry())
+    findings = Findings(rows=rows, files=files, sheets=sheets, townships=sorted(townships))
+    write_unit_workbook(path, sender_of(check.rel, townships), run_id, findings, load_registry())
     return True
 
 

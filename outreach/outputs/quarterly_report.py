@@ -36,13 +36,11 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from outreach.outputs.figures import OBLIGATION_LABELS, quarter_bounds, rule_label
-from outreach.outputs.followup_lists import quarter_label
+from outreach.outputs.followup_lists import UNKNOWN_TOWNSHIP, quarter_label
 from outreach.outputs.workbook import HEADER, safe_workbook
 from outreach.pipeline.publish import history_path, publication_info
 from outreach.settings import Settings
 
-# a missed visit of a household no roster places (as marts.rpt_visit_coverage names it)
-UNKNOWN_TOWNSHIP = "未知乡镇"
 WAN = Decimal(10000)  # 万元: money stays Decimal to the fen until it is written
 ZERO = Decimal(0)
 SEVERITY_MEANINGS = {

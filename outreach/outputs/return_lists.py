@@ -132,7 +132,7 @@ def _sheet_hint(header_cells: list[str], registry: dict[str, DatasetSpec]) -> st
 
 
 @dataclass(frozen=True)
-class _Findings:
+class Findings:
     rows: list[tuple]  # provider, file, sheet, row, dataset, rule, message, original JSON
     files: list[tuple]  # provider, file, rule, message
     sheets: list[tuple]  # provider, file, sheet, header JSON
@@ -146,10 +146,10 @@ def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
         return []
 
 
-def _read(build_db: Path) -> _Findings:
+def _read(build_db: Path) -> Findings:
     con = duckdb.connect(str(build_db), read_only=True)
     try:
-        return _Findings(
+        return Findings(
             rows=_fetch(
                 con,
                 "select coalesce(provider, ''), source_file, sheet_name, row_number, dataset, "
@@ -248,11 +248,11 @@ def _who(sender: Sender) -> str:
     return f"{kind}：{'／'.join(sender.unit)}"
 
 
-def _write_workbook(
+def write_unit_workbook(
     path: Path,
     sender: Sender,
     run_id: str,
-    findings: _Findings,
+    findings: Findings,
     registry: dict[str, DatasetSpec],
 ) -> None:
     townships = frozenset(findings.townships)
@@ -372,7 +372,7 @@ def write_feedback(build_db: Path, report_dir: Path, run_id: str) -> list[Path]:
     one from an earlier attempt of the same run is removed). No build file: nothing.
     """
     report_dir.mkdir(parents=True, exist_ok=True)
-    findings = _read(build_db) if build_db.exists() else _Findings([], [], [], [])
+    findings = _read(build_db) if build_db.exists() else Findings([], [], [], [])
     registry = load_registry()
     townships = frozenset(findings.townships)
     senders = sorted(
@@ -392,7 +392,7 @@ def write_feedback(build_db: Path, report_dir: Path, run_id: str) -> list[Path]:
             )
         names.add(name)
         path = report_dir / name
-        _write_workbook(path, sender, run_id, findings, registry)
+        write_unit_workbook(path, sender, run_id, findings, registry)
         written.append(path)
     for stale in report_dir.glob("退回清单_*.xlsx"):
         if stale not in written:

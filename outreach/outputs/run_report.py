@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ingest.discover import PROVIDER_NAMES
 from ingest.pii import mask_text
+from outreach.intake.ledger import INTAKE_STATUS_LABELS
 from outreach.outputs.figures import OBLIGATION_LABELS, RULE_LABELS, format_figure
 
 STATUS_LABELS = {"loaded": "已入库", "unchanged": "未变化（已入库过）", "quarantined": "整份退回"}
@@ -170,13 +171,9 @@ def summary_markdown(run: dict, ingest: dict) -> str:
         ]
     intake = run.get("intake") or {}
     if intake.get("objects"):
-        shown = {
-            "landed": "已收取",
-            "duplicate": "重复",
-            "refused": "拒收",
-            "unknown_sender": "发件人未登记",
-        }
-        counts = "，".join(f"{shown.get(k, k)} {v}" for k, v in sorted(intake["objects"].items()))
+        counts = "，".join(
+            f"{INTAKE_STATUS_LABELS.get(k, k)} {v}" for k, v in sorted(intake["objects"].items())
+        )
         lines += ["", f"## 报送收取（邮箱、共享文件夹）：{counts}", ""]
         if intake.get("attention"):
             lines += ["| 日期 | 渠道 | 发件人 | 文件 | 结果 | 原因 |", "|---|---|---|---|---|---|"]

@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ingest.pii import mask_text
-from outreach.intake.ledger import open_ledger
+from outreach.intake.ledger import INTAKE_STATUS_LABELS, open_ledger
 from outreach.portal import uploads
 from outreach.portal.accounts import AccountError, open_accounts
 from outreach.portal.streaming import UploadRefused, read_upload
@@ -28,12 +28,6 @@ from outreach.settings import Settings
 COOKIE = "portal_session"
 LOGIN_COOKIE = "portal_login"
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
-STATUS = {
-    "landed": "已收取",
-    "duplicate": "重复",
-    "refused": "拒收",
-    "unknown_sender": "发件人未登记",
-}
 
 
 def _e(text: object) -> str:
@@ -189,7 +183,7 @@ def create_app(settings: Settings) -> FastAPI:
             return "<h2>我的报送</h2><p>还没有报送记录。</p>"
         lines = "".join(
             f"<tr><td>{_e(at[:16])}</td><td>{_e(ch)}</td><td>{_e(name or '')}</td>"
-            f"<td>{_e(STATUS.get(st, st))}</td><td>{_e(why or '')}</td></tr>"
+            f"<td>{_e(INTAKE_STATUS_LABELS.get(st, st))}</td><td>{_e(why or '')}</td></tr>"
             for at, ch, name, st, why in rows
         )
         return (
@@ -322,7 +316,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             accounts.close()
         lines = "".join(
-            f"<li>{_e(e.original_name)}：{_e(STATUS.get(e.status, e.status))}"
+            f"<li>{_e(e.original_name)}：{_e(INTAKE_STATUS_LABELS.get(e.status, e.status))}"
             f"{'（' + _e(e.reason) + '）' if e.reason else ''}</li>"
             for e in entries
         )
