@@ -70,29 +70,22 @@ def filesystem(conn_id: str):
             # checked during the key exchange, before any password or key is offered
             kwargs["host_key_policy"] = _PinnedHostKey(expected, host)
             return fsspec.filesystem("sftp", host=host, skip_instance_cache=True, **kwargs)
-        if kind == "ftp":
-            tls = bool(extra.get("tls"))
-            if not tls and not is_loopback(host):
-                raise FolderError(
-                    f"FTP 会明文发送密码：{host} 请用 FTPS（extra 中 tls 为 true）或 SFTP"
-                )
+        if kind in ("ftp", "smb"):
+            options: dict[str, Any] = {}
+            if kind == "ftp":
+                options["tls"] = bool(extra.get("tls"))
+                if not options["tls"] and not is_loopback(host):
+                    raise FolderError(
+                        f"FTP 会明文发送密码：{host} 请用 FTPS（extra 中 tls 为 true）或 SFTP"
+                    )
             return fsspec.filesystem(
-                "ftp",
+                kind,
                 host=host,
-                port=conn.port or 21,
-                username=conn.login,
-                password=conn.password,
-                tls=tls,
-                skip_instance_cache=True,
-            )
-        if kind == "smb":
-            return fsspec.filesystem(
-                "smb",
-                host=host,
-                port=conn.port or 445,
+                port=conn.port or {"ftp": 21, "smb": 445}[kind],
                 username=conn.login,
                 password=conn.password,
                 skip_instance_cache=True,
+                **options,
             )
         if kind in ("webdav", "dav"):
             scheme = str(extra.get("scheme") or "https")
@@ -172,7 +165,7 @@ def pull_folder(
 def _pull(
     fs, ledger: Ledger, settings: Settings, senders: SenderMap, channel: Channel, result
 ) -> None:
-    from outreach.intake.pull import _take
+    from outreach.intake.pull import take
 
     root = channel.path.rstrip("/") or "/"
     try:
@@ -244,7 +237,7 @@ def _pull(
             if data is not None and len(data) != size:
                 continue  # changed while being read: the next listing sees it again
             if data is not None:
-                entries = _take(ledger, settings, unit, base, name, data)
+                entries = take(ledger, settings, unit, base, name, data)
         with ledger.transaction() as con:
             for entry in entries:
                 Ledger.add(con, entry)

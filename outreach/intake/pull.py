@@ -118,7 +118,7 @@ def handle_message(
             receipt_to = sender
             landed_now: dict[str, str] = {}  # sha256 -> path, of this message's files
             for name, data in files:
-                entries.extend(_take(ledger, settings, unit, base, name, data, landed_now))
+                entries.extend(take(ledger, settings, unit, base, name, data, landed_now))
     with ledger.transaction() as con:
         for entry in entries:
             Ledger.add(con, entry)
@@ -130,7 +130,7 @@ def handle_message(
     return entries
 
 
-def _take(
+def take(
     ledger: Ledger,
     settings: Settings,
     unit: Unit,

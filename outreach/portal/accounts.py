@@ -227,13 +227,9 @@ class Accounts:
             raise AccountError(f"新密码至少 {MIN_PASSWORD} 个字符")
         if new == old or name in new.lower():
             raise AccountError("新密码不能与原密码相同，也不能包含用户名")
-        self.con.execute(
-            "update accounts set password_hash = ?, must_change = 0, updated_at = ? "
-            "where username = ?",
-            (_hasher().hash(new), _now().isoformat(timespec="seconds"), name),
+        self._update(
+            name, "password_changed", "password_hash = ?, must_change = 0", _hasher().hash(new)
         )
-        self.con.execute("delete from sessions where username = ?", (name,))
-        self._audit(name, "password_changed")
 
     def reset(self, username: str) -> str:
         """A new first password (to be changed at the next sign-in); unlocks the account."""
@@ -241,25 +237,15 @@ class Accounts:
         if self._row(name) is None:
             raise AccountError(f"没有用户名为“{name}”的账号")
         password = first_password()
-        self.con.execute(
-            "update accounts set password_hash = ?, must_change = 1, failures = 0, "
-            "locked_until = null, updated_at = ? where username = ?",
-            (_hasher().hash(password), _now().isoformat(timespec="seconds"), name),
-        )
-        self.con.execute("delete from sessions where username = ?", (name,))
-        self._audit(name, "reset")
+        changes = "password_hash = ?, must_change = 1, failures = 0, locked_until = null"
+        self._update(name, "reset", changes, _hasher().hash(password))
         return password
 
     def disable(self, username: str) -> None:
         name = username.strip().lower()
         if self._row(name) is None:
             raise AccountError(f"没有用户名为“{name}”的账号")
-        self.con.execute(
-            "update accounts set disabled = 1, updated_at = ? where username = ?",
-            (_now().isoformat(timespec="seconds"), name),
-        )
-        self.con.execute("delete from sessions where username = ?", (name,))
-        self._audit(name, "disabled")
+        self._update(name, "disabled", "disabled = 1")
 
     def new_session(
         self, username: str, lifetime: dt.timedelta = dt.timedelta(hours=8)
@@ -290,6 +276,16 @@ class Accounts:
 
     def audit(self, username: str, event: str, detail: str | None = None) -> None:
         self._audit(username, event, detail)
+
+    def _update(self, name: str, event: str, changes: str, *values) -> None:
+        """``changes`` (code, never input) to the account, which ends its sessions: a password
+        change, a reset or a disable signs it out everywhere."""
+        self.con.execute(
+            f"update accounts set {changes}, updated_at = ? where username = ?",
+            (*values, _now().isoformat(timespec="seconds"), name),
+        )
+        self.con.execute("delete from sessions where username = ?", (name,))
+        self._audit(name, event)
 
     def audit_log(self, username: str | None = None) -> list[tuple[str, str, str, str | None]]:
         where, params = ("where username = ?", [username]) if username else ("", [])

@@ -73,6 +73,23 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             accounts.close()
 
+    def ready(request: Request):
+        """(account, csrf, None) for a signed-in account past its first-password change, else
+        (None, None, the redirect to sign in or to change the password)."""
+        session = signed_in(request)
+        if session is None:
+            return None, None, to_login()
+        if session[0].must_change:
+            return None, None, RedirectResponse("/password", status_code=303)
+        return session[0], session[1], None
+
+    def audit(username: str, event: str, detail: str) -> None:
+        accounts = open_accounts(settings)
+        try:
+            accounts.audit(username, event, detail)
+        finally:
+            accounts.close()
+
     def forbidden() -> HTMLResponse:
         return _page("请求被拒绝", "<p>表单已失效或不是从本页面提交的，请返回重新操作。</p>", 403)
 
@@ -193,12 +210,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/")
     def home(request: Request) -> Response:
-        session = signed_in(request)
-        if session is None:
-            return to_login()
-        account, csrf = session
-        if account.must_change:
-            return RedirectResponse("/password", status_code=303)
+        account, csrf, elsewhere = ready(request)
+        if elsewhere is not None:
+            return elsewhere
         upload = (
             ""
             if account.unit is None
@@ -254,12 +268,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/upload")
     async def upload(request: Request) -> Response:
-        session = signed_in(request)
-        if session is None:
-            return to_login()
-        account, csrf = session
-        if account.must_change:
-            return RedirectResponse("/password", status_code=303)
+        account, csrf, elsewhere = ready(request)
+        if elsewhere is not None:
+            return elsewhere
         try:
             body = await read_upload(
                 request.headers.get("content-type", ""),
@@ -281,23 +292,17 @@ def create_app(settings: Settings) -> FastAPI:
             check = uploads.check(settings, account, body.files)
         except uploads.UploadError as exc:
             return _page("上传未完成", f"<p class='bad'>{html.escape(str(exc))}</p>", 400)
-        accounts = open_accounts(settings)
-        try:
-            accounts.audit(
-                account.username, "uploaded", ", ".join(mask_text(n) for n, _ in body.files)
-            )
-        finally:
-            accounts.close()
+        audit(account.username, "uploaded", ", ".join(mask_text(n) for n, _ in body.files))
         return check_page(check, csrf)
 
     async def _token_form(request: Request):
-        session = signed_in(request)
-        if session is None:
-            return None, None, to_login()
+        account, csrf, elsewhere = ready(request)
+        if elsewhere is not None:
+            return None, None, elsewhere
         form = await request.form()
-        if not secrets.compare_digest(str(form.get("csrf", "")), session[1]):
+        if not secrets.compare_digest(str(form.get("csrf", "")), csrf):
             return None, None, forbidden()
-        return session[0], str(form.get("token", "")), None
+        return account, str(form.get("token", "")), None
 
     @app.post("/submit")
     async def submit(request: Request) -> Response:
@@ -308,13 +313,7 @@ def create_app(settings: Settings) -> FastAPI:
             entries = uploads.submit(settings, account, token)
         except uploads.UploadError as exc:
             return _page("提交未完成", f"<p class='bad'>{html.escape(str(exc))}</p>", 404)
-        accounts = open_accounts(settings)
-        try:
-            accounts.audit(
-                account.username, "submitted", ", ".join(e.landed_path or "" for e in entries)
-            )
-        finally:
-            accounts.close()
+        audit(account.username, "submitted", ", ".join(e.landed_path or "" for e in entries))
         lines = "".join(
             f"<li>{_e(e.original_name)}：{_e(INTAKE_STATUS_LABELS.get(e.status, e.status))}"
             f"{'（' + _e(e.reason) + '）' if e.reason else ''}</li>"

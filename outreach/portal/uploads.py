@@ -21,8 +21,9 @@ from pathlib import Path
 
 from outreach.intake.attachments import Refusal, sort_out
 from outreach.intake.dry_run import FileCheck, dry_run
-from outreach.intake.land import CannotLand, land, sha256_of, target_rel
+from outreach.intake.land import CannotLand, target_rel
 from outreach.intake.ledger import Entry, Ledger, open_ledger
+from outreach.intake.pull import take
 from outreach.portal.accounts import Account
 from outreach.settings import Settings
 
@@ -118,30 +119,13 @@ def submit(settings: Settings, account: Account, token: str) -> list[Entry]:
     entries = []
     try:
         for rel, name in files.items():
-            data = (root / rel).read_bytes()
-            sha = sha256_of(data)
-            unit = account.unit
-            common = {
-                "channel": CHANNEL,
-                "source_key": f"{token}/{name}",
-                "sender": account.username,
-                "provider": unit.provider,
-                "unit": unit.label,
-                "original_name": name,
-                "sha256": sha,
-                "size": len(data),
-            }
-            earlier = ledger.landed_sha(unit.provider, unit.label, sha)
-            if earlier is not None:
-                entry = Entry(**common, status="duplicate", landed_path=earlier,
-                              reason=f"与已收到的 {earlier} 内容完全相同，未重复保存")  # fmt: skip
-            else:
-                landed = land(settings.inbox, unit, name, data)
-                reason = "同名文件已更新为本次上传的版本" if landed.replaced else None
-                entry = Entry(**common, status="landed", landed_path=landed.rel, reason=reason)
+            base = {"channel": CHANNEL, "source_key": f"{token}/{name}", "sender": account.username}
+            # the same landing as mail and shared folders: a duplicate, or landed for the unit
+            taken = take(ledger, settings, account.unit, base, name, (root / rel).read_bytes())
             with ledger.transaction() as con:
-                Ledger.add(con, entry)
-            entries.append(entry)
+                for entry in taken:
+                    Ledger.add(con, entry)
+            entries.extend(taken)
     finally:
         ledger.close()
     shutil.rmtree(root, ignore_errors=True)
