@@ -20,8 +20,7 @@ import pandas as pd
 
 from ingest.discover import PROVIDER_NAMES
 from outreach.outputs.figures import format_figure, quarter_bounds, rule_label
-
-UNKNOWN_TOWNSHIP = "未知乡镇"
+from outreach.outputs.followup_lists import UNKNOWN_TOWNSHIP
 
 SEVERITY_LABELS = {
     "error": "错误（阻止发布）",
