@@ -14,7 +14,8 @@ else asks for a :class:`Settings` (``load_settings()``) instead of touching ``os
 | OUTREACH_INTAKE_SCHEDULE | */30 8-18 * * 1-5 | when the outreach_intake DAG pulls (cron, on the county's clock) |
 | OUTREACH_SENDERS | config/senders.yml | intake's channels and who sends from where (no channel: nothing is pulled) |
 | OUTREACH_DASHBOARD_PORT | 8501 | the port of the dashboard (`make dashboard`) |
-| OUTREACH_DASHBOARD_ADDRESS | 127.0.0.1 | the address the dashboard listens on: this machine only, until it is set (e.g. `0.0.0.0` for the office network; the dashboard has no sign-in yet) |
+| OUTREACH_DASHBOARD_ADDRESS | 127.0.0.1 | the address the dashboard listens on: this machine only, until it is set (e.g. `0.0.0.0` for the office network; it shows its pages only to a department account signed in at the portal) |
+| OUTREACH_PORTAL_PORT | 8600 | the port of the portal (`make portal`); the dashboard's sign-in link points there |
 | OUTREACH_PARSER_BUGS | quarantine | `quarantine`: a file the loader's own code fails on is quarantined (`parser_error`) and the night goes on; `raise`: that failure fails the night (the tests run so) |
 
 ``OUTREACH_NEW_PII_KEY`` is no setting of the services: only ``outreach rotate-pii-key`` reads it
@@ -75,6 +76,7 @@ class Settings:
     senders: Path = DEFAULT_SENDERS
     dashboard_port: int = 8501
     dashboard_address: str = "127.0.0.1"
+    portal_port: int = 8600
     parser_bugs: str = "quarantine"  # or "raise"
 
     @property
@@ -219,6 +221,13 @@ def intake_schedule(environ: dict[str, str] | None = None) -> str:
     return cron
 
 
+def _port(env, name: str, default: int) -> int:
+    raw = (env.get(name) or str(default)).strip()
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError(f"{name} must be a port number, got {raw!r}")
+    return int(raw)
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     home = Path(env.get("OUTREACH_HOME") or "var").expanduser().resolve()
@@ -231,9 +240,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     key = env.get("OUTREACH_PII_KEY") or None
     if key is not None and len(key) < 16:
         raise SettingsError("OUTREACH_PII_KEY must be at least 16 characters long")
-    port_raw = (env.get("OUTREACH_DASHBOARD_PORT") or "8501").strip()
-    if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
-        raise SettingsError(f"OUTREACH_DASHBOARD_PORT must be a port number, got {port_raw!r}")
     address = (env.get("OUTREACH_DASHBOARD_ADDRESS") or "127.0.0.1").strip()
     try:
         ipaddress.ip_address(address)
@@ -254,7 +260,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         timezone=tz,
         gazetteer=gazetteer,
         senders=senders,
-        dashboard_port=int(port_raw),
+        dashboard_port=_port(env, "OUTREACH_DASHBOARD_PORT", 8501),
         dashboard_address=address,
+        portal_port=_port(env, "OUTREACH_PORTAL_PORT", 8600),
         parser_bugs=parser_bugs,
     )

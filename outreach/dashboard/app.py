@@ -32,6 +32,14 @@ PAGES = [
 ]
 
 settings = ui.settings()
+if ui.viewer(settings) is None:
+    st.title("联系服务群众工作看板")
+    st.warning(
+        "看板显示各单位报送的户主姓名等信息，仅对县委组织部账号开放。"
+        f"请先在[报送门户]({ui.portal_url(settings)})用组织部账号登录，然后刷新本页。"
+        "乡镇和单位账号请在报送门户查看本单位的清单。"
+    )
+    st.stop()
 db = settings.published_db
 try:
     stamp = data.publication(db)

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from outreach.dashboard import data
+from outreach.portal.accounts import SESSION_COOKIE, Account, signed_in
 from outreach.settings import Settings, load_settings
 
 ALL = "全部"  # the filters' first choice: no filter
@@ -26,6 +27,31 @@ CJK_FONT = (
 
 def settings() -> Settings:
     return load_settings()
+
+
+def session_cookie() -> str | None:
+    """The portal's session cookie as the browser sent it to this server."""
+    return st.context.cookies.get(SESSION_COOKIE)
+
+
+def viewer(settings: Settings) -> Account | None:
+    """The department account signed in at the portal that is looking, else None: the dashboard
+    shows the published names of household heads, so only a department (admin) account past its
+    first-password change sees it. Checked on every run of the script (every click), so signing
+    out at the portal, a reset or a disable ends it at the next click."""
+    session = signed_in(settings, session_cookie())
+    if session is None or not session[0].is_admin or session[0].must_change:
+        return None
+    return session[0]
+
+
+def portal_url(settings: Settings) -> str:
+    """The portal on the host name this page was reached by (the session cookie is the host's)."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(st.context.url or "").hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.portal_port}/login"
 
 
 def db() -> Path:

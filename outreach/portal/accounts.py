@@ -23,6 +23,8 @@ from ingest.places import load_gazetteer
 from outreach.intake.senders import SendersError, Unit, parse_unit
 
 ROLES = ("unit", "admin")
+# The signed-in session's cookie, set by the portal and read by the dashboard (same host name)
+SESSION_COOKIE = "portal_session"
 MAX_FAILURES = 5
 LOCK_FOR = dt.timedelta(minutes=15)
 MIN_PASSWORD = 10
@@ -296,3 +298,12 @@ class Accounts:
 
 def open_accounts(settings) -> Accounts:
     return Accounts(settings.home / "portal" / "accounts.sqlite3", Path(settings.gazetteer))
+
+
+def signed_in(settings, sid: str | None) -> tuple[Account, str] | None:
+    """The account and CSRF token of the live session ``sid`` (the session cookie), else None."""
+    accounts = open_accounts(settings)
+    try:
+        return accounts.session(sid)
+    finally:
+        accounts.close()

@@ -21,11 +21,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ingest.pii import mask_text
 from outreach.intake.ledger import INTAKE_STATUS_LABELS, open_ledger
 from outreach.portal import uploads
-from outreach.portal.accounts import AccountError, open_accounts
+from outreach.portal.accounts import SESSION_COOKIE as COOKIE
+from outreach.portal.accounts import AccountError, open_accounts, signed_in
 from outreach.portal.streaming import UploadRefused, read_upload
 from outreach.settings import Settings
 
-COOKIE = "portal_session"
 LOGIN_COOKIE = "portal_login"
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
 
@@ -66,17 +66,13 @@ def _cookie(response: Response, request: Request, name: str, value: str) -> None
 def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
-    def signed_in(request: Request):
-        accounts = open_accounts(settings)
-        try:
-            return accounts.session(request.cookies.get(COOKIE))
-        finally:
-            accounts.close()
+    def session_of(request: Request):
+        return signed_in(settings, request.cookies.get(COOKIE))
 
     def ready(request: Request):
         """(account, csrf, None) for a signed-in account past its first-password change, else
         (None, None, the redirect to sign in or to change the password)."""
-        session = signed_in(request)
+        session = session_of(request)
         if session is None:
             return None, None, to_login()
         if session[0].must_change:
@@ -132,7 +128,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:
-        session = signed_in(request)
+        session = session_of(request)
         form = await request.form()
         if session is None or not secrets.compare_digest(str(form.get("csrf", "")), session[1]):
             return forbidden()
@@ -159,12 +155,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/password")
     def password_page(request: Request) -> Response:
-        session = signed_in(request)
+        session = session_of(request)
         return to_login() if session is None else password_form(session[1])
 
     @app.post("/password")
     async def change_password(request: Request) -> Response:
-        session = signed_in(request)
+        session = session_of(request)
         if session is None:
             return to_login()
         form = await request.form()

@@ -99,6 +99,12 @@ class Browser:
             raise BrowserError(f"{expression[:60]}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
+    def set_cookie(self, url: str, name: str, value: str) -> None:
+        """A cookie for ``url``'s host, as if that host had set it (HttpOnly, SameSite=Strict)."""
+        self.send(
+            "Network.setCookie", url=url, name=name, value=value, httpOnly=True, sameSite="Strict"
+        )
+
     def goto(self, url: str) -> None:
         self.send("Page.navigate", url=url)
 

@@ -10,9 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from outreach.dashboard import ui
+from tests.dashboard.helpers import portal_session
+
 
 @pytest.fixture
 def dashboard_home(monkeypatch, demo_home) -> Path:
-    """The dashboard in this process (AppTest) reads the demo's published warehouse."""
+    """The dashboard in this process (AppTest) reads the demo's published warehouse, looked at by
+    a department account signed in at the portal. AppTest cannot send cookies, so the browser's
+    cookie is what is given here: a real session of a real account, checked as the server does
+    (the real cookie through a real server: test_browser.py)."""
     monkeypatch.setenv("OUTREACH_HOME", str(demo_home))
+    sid = portal_session(demo_home)
+    monkeypatch.setattr(ui, "session_cookie", lambda: sid)
     return demo_home

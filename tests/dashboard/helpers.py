@@ -1,4 +1,5 @@
-"""Helpers of the dashboard's tests: a home of their own, and a night run's rename."""
+"""Helpers of the dashboard's tests: a home of their own, a night run's rename, and a signed-in
+session of the portal (the dashboard shows its pages only to a department account)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,22 @@ from pathlib import Path
 
 import duckdb
 
+from outreach.portal.accounts import open_accounts
 from outreach.settings import load_settings
+
+
+def portal_session(home: Path, username: str = "zzb-dashboard", **unit: str) -> str:
+    """A live session (its cookie's value) of an account of ``home``'s portal, past its first
+    password: a department (admin) account, or a unit's when ``provider=``/``unit=`` are given."""
+    accounts = open_accounts(load_settings({"OUTREACH_HOME": str(home)}))
+    try:
+        if accounts.get(username) is None:
+            first = accounts.add(username, "unit" if unit else "admin", **unit)
+            accounts.change_password(username, first, "a-long-enough-password")
+        sid, _ = accounts.new_session(username)
+        return sid
+    finally:
+        accounts.close()
 
 
 def home_with_copy(published_db: Path, home: Path) -> Path:

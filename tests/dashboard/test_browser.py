@@ -25,9 +25,10 @@ import pytest
 
 from outreach.dashboard import data
 from outreach.demo import DEMO_AS_OF, EXPECTED_HEADLINES, PLANTED
+from outreach.portal.accounts import SESSION_COOKIE
 from outreach.settings import PROJECT_ROOT
 from tests.dashboard.browser import Browser
-from tests.dashboard.helpers import home_with_copy, republish
+from tests.dashboard.helpers import home_with_copy, portal_session, republish
 
 SCREENSHOTS = PROJECT_ROOT / "reports" / "screenshots"
 STAMP = f"数据截至 {DEMO_AS_OF.isoformat()}"
@@ -83,6 +84,12 @@ def server(demo_home, tmp_path_factory):
     s = Server(demo_home, tmp_path_factory.mktemp("dashboard-server") / "server.log")
     yield s
     s.stop()
+
+
+def _sign_in(b: Browser, server: Server, home: Path) -> None:
+    """The cookie a department account's sign-in at the portal leaves in the browser (the
+    sign-in itself, through the portal: tests/portal/test_browser.py)."""
+    b.set_cookie(server.url, SESSION_COOKIE, portal_session(home))
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +153,7 @@ def _no_error(b: Browser) -> None:
 )
 def test_every_page_in_a_real_browser(server, browser, demo_home, published_db, page):
     path, needles = _needles(published_db)[page]
+    _sign_in(browser, server, demo_home)
     browser.goto(server.url + path)
     text = browser.wait_for(STAMP, "数据最近发布", *needles)
     _no_error(browser)
@@ -164,6 +172,7 @@ def test_a_new_file_published_under_the_running_dashboard_is_shown(published_db,
     published = home_with_copy(published_db, home)
     server = Server(home, tmp_path / "server.log")
     try:
+        _sign_in(browser, server, home)
         browser.goto(server.url)
         browser.wait_for(STAMP, "1,156", "约谈干部（人）")
         old_stamp = data.publication(published)["published_at"]
@@ -185,3 +194,23 @@ def test_a_new_file_published_under_the_running_dashboard_is_shown(published_db,
     finally:
         server.stop()
     assert "Traceback" not in server.log.read_text()
+
+
+def test_the_dashboard_shows_nothing_without_a_department_sign_in(
+    server, browser, demo_home, published_db
+):
+    """Whoever reaches the port sees no figure and no name: no cookie, a forged one, and a
+    township account's session each get the pointer to the portal's sign-in instead."""
+    shown = data.missed_visits(published_db, data.Filters(), "保城镇")
+    secrets_ = {*shown["干部"], *shown["户编号"]}
+    township = portal_session(demo_home, "baocheng-town", provider="townships", unit="保城镇")
+    for cookie in (None, "forged-session-id", township):
+        browser.send("Network.clearBrowserCookies")
+        if cookie:
+            browser.set_cookie(server.url, SESSION_COOKIE, cookie)
+        browser.goto(server.url + "township?township=" + urllib.parse.quote("保城镇"))
+        text = browser.wait_for("仅对县委组织部账号开放", "报送门户")
+        assert STAMP not in text and "帮扶干部" not in text
+        assert not [s for s in secrets_ if s and s in text]
+        link = browser.evaluate("document.querySelector('a[href$=\"/login\"]').href")
+        assert link == "http://127.0.0.1:8600/login"

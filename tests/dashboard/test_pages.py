@@ -11,10 +11,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import outreach.dashboard
-from outreach.dashboard import data
+from outreach.dashboard import data, ui
 from outreach.demo import DEMO_AS_OF, EXPECTED_HEADLINES, PLANTED
 from outreach.outputs.figures import format_figure
 from tests.article import ARTICLE
+from tests.dashboard.helpers import portal_session
 
 APP = Path(outreach.dashboard.__file__).with_name("app.py")
 PAGES = ["overview", "coverage", "township", "funding", "projects", "matters", "talks", "quality"]
@@ -174,3 +175,30 @@ def test_without_a_published_warehouse_the_dashboard_says_so(monkeypatch, tmp_pa
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     assert not at.exception
     assert "尚未发布数据仓库" in at.error[0].value
+
+
+@pytest.mark.parametrize("who", ["nobody", "forged", "township", "first_password"])
+def test_only_a_signed_in_department_account_sees_the_dashboard(monkeypatch, demo_home, who):
+    """The script stops before it reads the warehouse unless the portal's session cookie is a
+    live session of a department account past its first password."""
+    from outreach.portal.accounts import open_accounts
+    from outreach.settings import load_settings
+
+    monkeypatch.setenv("OUTREACH_HOME", str(demo_home))
+    sid = {"nobody": None, "forged": "not-a-session"}.get(who)
+    if who == "township":
+        sid = portal_session(demo_home, "pages-town", provider="townships", unit="保城镇")
+    elif who == "first_password":
+        accounts = open_accounts(load_settings())
+        try:
+            if accounts.get("pages-new-admin") is None:
+                accounts.add("pages-new-admin", "admin")
+            sid, _ = accounts.new_session("pages-new-admin")
+        finally:
+            accounts.close()
+    monkeypatch.setattr(ui, "session_cookie", lambda: sid)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert "仅对县委组织部账号开放" in at.warning[0].value
+    assert not at.metric and not at.sidebar.selectbox and not markdown(at)
