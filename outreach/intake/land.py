@@ -42,6 +42,30 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def version_path(intake_dir: Path, sha256: str) -> Path:
+    """Where the bytes of a landed version are kept (``intake/versions/<sha256>``): the inbox
+    holds only a file's newest version, and the portal shows what a resend changed against the
+    one before. Personal data, like the inbox."""
+    return intake_dir / "versions" / sha256
+
+
+def keep_version(intake_dir: Path, sha256: str, data: bytes) -> None:
+    """Keep a landed version's bytes (once per content), written whole or not at all."""
+    target = version_path(intake_dir, sha256)
+    if target.is_file():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(target.parent, 0o700)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".keeping-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def target_rel(unit: Unit, name: str) -> str:
     safe = safe_component(name)
     if safe is None:

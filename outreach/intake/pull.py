@@ -21,7 +21,7 @@ from pathlib import Path
 from outreach.intake import imap, receipts
 from outreach.intake.attachments import Refusal, attachment_name, header_text, sort_out
 from outreach.intake.folders import FolderError, pull_folder
-from outreach.intake.land import CannotLand, land, sha256_of
+from outreach.intake.land import CannotLand, keep_version, land, sha256_of
 from outreach.intake.ledger import Entry, Ledger, open_ledger
 from outreach.intake.senders import Channel, SenderMap, Unit, load_senders
 from outreach.settings import Settings
@@ -161,6 +161,7 @@ def take(
             entries.append(Entry(**common, status="refused", reason=str(exc)))
             continue
         landed_now[sha] = landed.rel
+        keep_version(settings.intake_dir, sha, piece.data)
         reason = "同名文件已更新为本次发送的版本" if landed.replaced else None
         entries.append(Entry(**common, status="landed", landed_path=landed.rel, reason=reason))
     return entries

@@ -19,7 +19,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ingest.pii import mask_text
-from outreach.intake.ledger import INTAKE_STATUS_LABELS, open_ledger
+from outreach.intake.ledger import INTAKE_STATUS_LABELS
+from outreach.portal import submissions as sent
 from outreach.portal import uploads
 from outreach.portal.accounts import SESSION_COOKIE as COOKIE
 from outreach.portal.accounts import AccountError, open_accounts, signed_in
@@ -180,29 +181,72 @@ def create_app(settings: Settings) -> FastAPI:
         _cookie(response, request, COOKIE, sid)
         return response
 
-    def submissions(account) -> str:
-        if account.unit is None:
-            return "<p>组织部管理员账号不代表报送单位。</p>"
-        ledger = open_ledger(settings.intake_dir)
-        try:
-            rows = ledger.con.execute(
-                "select fetched_at, channel, original_name, status, reason from objects "
-                "where provider = ? and unit is ? order by id desc limit 100",
-                (account.unit.provider, account.unit.label or None),
-            ).fetchall()
-        finally:
-            ledger.close()
+    def submissions_table(account) -> str:
+        rows = sent.listed(settings, account)
         if not rows:
             return "<h2>我的报送</h2><p>还没有报送记录。</p>"
+        unit_column = "<th>单位</th>" if account.unit is None else ""
         lines = "".join(
-            f"<tr><td>{_e(at[:16])}</td><td>{_e(ch)}</td><td>{_e(name or '')}</td>"
-            f"<td>{_e(INTAKE_STATUS_LABELS.get(st, st))}</td><td>{_e(why or '')}</td></tr>"
-            for at, ch, name, st, why in rows
+            f"<tr><td>{_e(r.fetched_at[:16])}</td>"
+            + (f"<td>{_e(r.provider)}/{_e(r.unit or '')}</td>" if account.unit is None else "")
+            + f"<td>{_e(r.channel)}</td><td><a href='/submissions/{r.id}'>"
+            f"{_e(r.original_name or '（无文件名）')}</a></td><td>{_e(r.outcome)}</td>"
+            f"<td>{_e(r.reason or '')}</td></tr>"
+            for r in rows
         )
         return (
-            "<h2>我的报送</h2><table><tr><th>时间（UTC）</th><th>渠道</th><th>文件</th><th>结果</th>"
-            f"<th>说明</th></tr>{lines}</table>"
+            f"<h2>我的报送</h2><table><tr><th>收取时间（UTC）</th>{unit_column}<th>渠道</th>"
+            f"<th>文件</th><th>结果</th><th>说明</th></tr>{lines}</table>"
         )
+
+    @app.get("/submissions/{submission_id}")
+    def submission(request: Request, submission_id: str) -> Response:
+        account, _, elsewhere = ready(request)
+        if elsewhere is not None:
+            return elsewhere
+        sub = (
+            sent.one(settings, account, int(submission_id))
+            if submission_id.isdigit() and len(submission_id) < 12
+            else None
+        )
+        if sub is None:  # another unit's id says no more than one that does not exist
+            return _page(
+                "没有这条报送", "<p>没有这条报送记录。</p><p><a href='/'>返回</a></p>", 404
+            )
+        body = (
+            f"<p>文件：{_e(sub.original_name or '')}（{_e(sub.channel)}，"
+            f"收取于 {_e(sub.fetched_at[:16])} UTC）</p><p>结果：{_e(sub.outcome)}</p>"
+            + (f"<p>说明：{_e(sub.reason)}</p>" if sub.reason else "")
+        )
+        found = sent.changes(settings, sub)
+        if found is not None:
+            before, diff = found
+            body += f"<h2>与上一版本（{_e(before.fetched_at[:16])} UTC 收取）相比</h2>"
+            body += diff_html(diff)
+        return _page("报送详情", body + "<p><a href='/'>返回</a></p>")
+
+    def diff_html(diff) -> str:
+        parts = [f"<p class='bad'>{_e(diff.problem)}</p>"] if diff.problem else []
+        parts.append(
+            f"<p>新增 {len(diff.added)} 行，删除 {len(diff.removed)} 行，"
+            f"修改 {len(diff.changed)} 行，未变 {diff.unchanged} 行。</p>"
+        )
+        for title, rows in (("新增的行", diff.added), ("删除的行", diff.removed)):
+            if rows:
+                items = "".join(f"<li>{_e(r.dataset)}：{_e(r.key)}</li>" for r in rows)
+                parts.append(f"<h3>{title}</h3><ul>{items}</ul>")
+        if diff.changed:
+            lines = "".join(
+                f"<tr><td>{_e(r.dataset)}</td><td>{_e(r.key)}</td><td>{_e(h)}</td>"
+                f"<td>{_e(a)}</td><td>{_e(b)}</td></tr>"
+                for r in diff.changed
+                for h, a, b in r.columns
+            )
+            parts.append(
+                "<h3>修改的行</h3><table><tr><th>数据集</th><th>行（按唯一键）</th><th>列</th>"
+                f"<th>原值</th><th>新值</th></tr>{lines}</table>"
+            )
+        return "".join(parts)
 
     @app.get("/")
     def home(request: Request) -> Response:
@@ -219,7 +263,7 @@ def create_app(settings: Settings) -> FastAPI:
         unit = "组织部管理员" if account.unit is None else _e(account.unit.inbox_rel)
         return _page(
             "报送门户",
-            f"<p>{_e(account.username)}（{unit}）</p>{upload}{submissions(account)}"
+            f"<p>{_e(account.username)}（{unit}）</p>{upload}{submissions_table(account)}"
             f"<form method='post' action='/logout'><input type='hidden' name='csrf' value='{csrf}'>"
             "<button>退出</button></form>",
         )
