@@ -130,24 +130,31 @@ def compose(receipt: Receipt, checks: dict[str, FileCheck], unit: str) -> tuple[
     return subject, "\n".join(lines)
 
 
-def _return_list(
-    path: Path, provider: str | None, check: FileCheck, run_id: str, townships: frozenset[str]
+def return_list(
+    path: Path,
+    provider: str | None,
+    checks: list[FileCheck],
+    run_id: str,
+    townships: frozenset[str],
 ) -> bool:
-    """The 退回清单 of one file (the night's own writer), when it has something to fix."""
+    """The 退回清单 of files checked on arrival (the night's own writer), when they have
+    something to fix; the receipts' attachment and the portal's download."""
     from outreach.outputs.return_lists import Findings, write_unit_workbook
 
-    if check.readable and not check.returned and not check.unmatched:
+    if all(c.readable and not c.returned and not c.unmatched for c in checks):
         return False
+    p = provider or ""
     rows = [
-        (provider or "", check.rel, r.sheet, r.row_number, r.dataset, r.rule, r.problem, r.original)
-        for r in check.returned
+        (p, c.rel, r.sheet, r.row_number, r.dataset, r.rule, r.problem, r.original)
+        for c in checks
+        for r in c.returned
     ]
-    files = (
-        [] if check.readable else [(provider or "", check.rel, check.problem_rule, check.problem)]
-    )
-    sheets = [(provider or "", check.rel, s, h) for s, h in check.unmatched]
+    files = [(p, c.rel, c.problem_rule, c.problem) for c in checks if not c.readable]
+    sheets = [(p, c.rel, s, h) for c in checks for s, h in c.unmatched]
     findings = Findings(rows=rows, files=files, sheets=sheets, townships=sorted(townships))
-    write_unit_workbook(path, sender_of(check.rel, townships), run_id, findings, load_registry())
+    write_unit_workbook(
+        path, sender_of(checks[0].rel, townships), run_id, findings, load_registry()
+    )
     return True
 
 
@@ -247,7 +254,7 @@ def _send_one(
                 continue
             stem = Path(mask_text(entry["original_name"] or "文件")).stem[:60]
             path = Path(tmp) / f"退回清单_{stem}.xlsx"
-            if _return_list(path, provider, check, run_id, townships):
+            if return_list(path, provider, [check], run_id, townships):
                 files.append(str(path))
         with ledger.transaction() as con:
             con.execute(

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import html
 import secrets
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from ingest.pii import mask_text
 from outreach.intake.ledger import INTAKE_STATUS_LABELS
+from outreach.portal import lists, uploads
 from outreach.portal import submissions as sent
-from outreach.portal import uploads
 from outreach.portal.accounts import SESSION_COOKIE as COOKIE
 from outreach.portal.accounts import AccountError, open_accounts, signed_in
 from outreach.portal.streaming import UploadRefused, read_upload
@@ -61,6 +62,19 @@ def _cookie(response: Response, request: Request, name: str, value: str) -> None
         samesite="strict",
         secure=request.url.scheme == "https",
         path="/",
+    )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _download(path, name: str) -> FileResponse:
+    """A workbook to save, under its Chinese name (RFC 5987), never cached."""
+    return FileResponse(
+        path,
+        media_type=XLSX,
+        filename=name,
+        headers={"cache-control": "no-store", "x-content-type-options": "nosniff"},
     )
 
 
@@ -261,9 +275,18 @@ def create_app(settings: Settings) -> FastAPI:
             "<p><input type='file' name='files' multiple></p><p><button>检查</button></p></form>"
         )
         unit = "组织部管理员" if account.unit is None else _e(account.unit.inbox_rel)
+        links = ["<a href='/lists'>我的清单</a>", "<a href='/templates'>报送模板</a>"]
+        if account.is_admin:
+            host = request.url.hostname or "127.0.0.1"
+            host = f"[{host}]" if ":" in host else host
+            links += [
+                "<a href='/admin'>账号管理</a>",
+                f"<a href='{request.url.scheme}://{host}:{settings.dashboard_port}/'>工作看板</a>",
+            ]
         return _page(
             "报送门户",
-            f"<p>{_e(account.username)}（{unit}）</p>{upload}{submissions_table(account)}"
+            f"<p>{_e(account.username)}（{unit}）</p><p>{' · '.join(links)}</p>"
+            f"{upload}{submissions_table(account)}"
             f"<form method='post' action='/logout'><input type='hidden' name='csrf' value='{csrf}'>"
             "<button>退出</button></form>",
         )
@@ -296,6 +319,11 @@ def create_app(settings: Settings) -> FastAPI:
         for r in check.refused:
             shown = f"{r.inside}/{r.name}" if r.inside else r.name
             parts.append(f"<h3>{_e(shown)}</h3><p class='bad'>不接收：{_e(r.reason)}</p>")
+        if check.has_return_list:
+            parts.append(
+                f"<p><a href='/upload/{check.token}/return-list'>下载退回清单（xlsx）</a>"
+                "：逐行列出问题和修改方法，改正后重新上传。</p>"
+            )
         actions = (
             f"<form method='post' action='/submit'><input type='hidden' name='csrf' value='{csrf}'>"
             f"<input type='hidden' name='token' value='{check.token}'><button>提交报送</button></form>"
@@ -334,6 +362,195 @@ def create_app(settings: Settings) -> FastAPI:
             return _page("上传未完成", f"<p class='bad'>{html.escape(str(exc))}</p>", 400)
         audit(account.username, "uploaded", ", ".join(mask_text(n) for n, _ in body.files))
         return check_page(check, csrf)
+
+    @app.get("/lists")
+    def lists_page(request: Request) -> Response:
+        account, _, elsewhere = ready(request)
+        if elsewhere is not None:
+            return elsewhere
+        files = lists.available(settings, account)
+        items = "".join(f"<li><a href='/lists/{quote(name)}'>{_e(name)}</a></li>" for name in files)
+        body = (
+            f"<h2>最近一次夜间入库的清单</h2><ul>{items}</ul>"
+            if files
+            else "<h2>最近一次夜间入库的清单</h2><p>没有需要处理的清单。</p>"
+        )
+        rows = lists.coverage(settings, account)
+        if rows:
+            lines = "".join(
+                f"<tr><td>{_e(c.quarter)}</td><td>{c.owed}</td><td>{c.met}</td>"
+                f"<td>{c.missed}</td><td>{c.rate}</td></tr>"
+                for c in rows
+            )
+            whose = "全县" if account.unit is None else _e(account.unit.label)
+            body += (
+                f"<h2>{whose}季度走访覆盖</h2><table><tr><th>季度</th><th>应走访户季</th>"
+                f"<th>已走访</th><th>未走访</th><th>完成率</th></tr>{lines}</table>"
+            )
+        return _page("我的清单", body + "<p><a href='/'>返回</a></p>")
+
+    @app.get("/lists/{name}")
+    def list_download(request: Request, name: str) -> Response:
+        account, _, elsewhere = ready(request)
+        if elsewhere is not None:
+            return elsewhere
+        path = lists.available(settings, account).get(name)  # only the account's own lists
+        if path is None:
+            return _page(
+                "没有这份清单", "<p>没有这份清单。</p><p><a href='/lists'>返回</a></p>", 404
+            )
+        audit(account.username, "downloaded", name)
+        return _download(path, name)
+
+    def admin_only(request: Request):
+        account, csrf, elsewhere = ready(request)
+        if elsewhere is None and not account.is_admin:
+            elsewhere = _page("无权访问", "<p>此页面仅对县委组织部管理员开放。</p>", 403)
+        return account, csrf, elsewhere
+
+    @app.get("/admin")
+    def admin_page(request: Request) -> Response:
+        account, csrf, elsewhere = admin_only(request)
+        if elsewhere is not None:
+            return elsewhere
+        accounts = open_accounts(settings)
+        try:
+            every, log = accounts.list(), accounts.audit_log()[-200:]
+        finally:
+            accounts.close()
+
+        def action(path: str, username: str, label: str) -> str:
+            return (
+                f"<form method='post' action='/admin/{path}' style='display:inline'>"
+                f"<input type='hidden' name='csrf' value='{csrf}'>"
+                f"<input type='hidden' name='username' value='{_e(username)}'>"
+                f"<button>{label}</button></form>"
+            )
+
+        rows = "".join(
+            f"<tr><td>{_e(a.username)}</td><td>{'管理员' if a.is_admin else '报送单位'}</td>"
+            f"<td>{_e(a.unit.inbox_rel) if a.unit else ''}</td>"
+            f"<td>{'停用' if a.disabled else ('待改密码' if a.must_change else '正常')}</td>"
+            f"<td>{action('reset', a.username, '重置密码')}"
+            f"{'' if a.disabled or a.username == account.username else action('disable', a.username, '停用')}"
+            "</td></tr>"
+            for a in every
+        )
+        providers = "".join(
+            f"<option value='{p}'>{label}</option>"
+            for p, label in (
+                ("townships", "乡镇"),
+                ("joint_branches", "联合党支部"),
+                ("enterprises", "企业"),
+                ("county", "组织部（报送）"),
+            )
+        )
+        events = "".join(
+            f"<tr><td>{_e(at)}</td><td>{_e(who)}</td><td>{_e(event)}</td><td>{_e(detail or '')}</td></tr>"
+            for at, who, event, detail in reversed(log)
+        )
+        return _page(
+            "账号管理",
+            "<h2>账号</h2><table><tr><th>用户名</th><th>角色</th><th>报送单位</th><th>状态</th>"
+            f"<th>操作</th></tr>{rows}</table>"
+            "<h2>新增账号</h2><form method='post' action='/admin/add'>"
+            f"<input type='hidden' name='csrf' value='{csrf}'>"
+            "<p>用户名 <input name='username'> 角色 <select name='role'>"
+            "<option value='unit'>报送单位</option><option value='admin'>管理员</option></select></p>"
+            f"<p>报送方 <select name='provider'>{providers}</select> "
+            "单位（乡镇名，或 乡镇/支部名，或企业名） <input name='unit'></p>"
+            "<p><button>新增</button></p></form>"
+            "<h2>操作记录（最近 200 条）</h2><table><tr><th>时间（UTC）</th><th>账号</th>"
+            f"<th>事件</th><th>说明</th></tr>{events}</table><p><a href='/'>返回</a></p>",
+        )
+
+    @app.post("/admin/{what}")
+    async def admin_change(request: Request, what: str) -> Response:
+        account, csrf, elsewhere = admin_only(request)
+        if elsewhere is not None:
+            return elsewhere
+        form = await request.form()
+        if not secrets.compare_digest(str(form.get("csrf", "")), csrf):
+            return forbidden()
+        username = str(form.get("username", ""))
+        accounts = open_accounts(settings)
+        try:
+            if what == "add":
+                role = str(form.get("role", ""))
+                unit = (str(form.get("provider", "")), str(form.get("unit", "")).strip())
+                provider, unit_name = unit if role == "unit" else (None, None)
+                password = accounts.add(username, role, provider, unit_name or None)
+                done = f"已新增账号 {username}"
+            elif what == "reset":
+                password, done = accounts.reset(username), f"已重置 {username} 的密码"
+            elif what == "disable" and username.strip().lower() != account.username:
+                accounts.disable(username)
+                password, done = None, f"已停用账号 {username}"
+            else:
+                return _page(
+                    "操作未完成", "<p>不能这样操作。</p><p><a href='/admin'>返回</a></p>", 400
+                )
+            accounts.audit(account.username, f"admin_{what}", username)
+        except AccountError as exc:
+            return _page(
+                "操作未完成", f"<p class='bad'>{_e(exc)}</p><p><a href='/admin'>返回</a></p>", 400
+            )
+        finally:
+            accounts.close()
+        shown = (
+            f"<p>初始密码（只显示这一次，请当面或电话告知，首次登录须修改）：<code>{html.escape(password)}</code></p>"
+            if password
+            else ""
+        )
+        return _page("账号管理", f"<p>{_e(done)}</p>{shown}<p><a href='/admin'>返回</a></p>")
+
+    @app.get("/templates")
+    def templates_page(request: Request) -> Response:
+        account, _, elsewhere = ready(request)
+        if elsewhere is not None:
+            return elsewhere
+        items = "".join(
+            f"<li><a href='/templates/{quote(name)}'>{_e(name)}</a></li>"
+            for name in lists.templates(account)
+        )
+        return _page(
+            "报送模板",
+            "<p>按模板填写可避免大部分退回；带 * 的列必填，下拉列表列请从列表中选择。</p>"
+            f"<ul>{items}</ul><p><a href='/'>返回</a></p>",
+        )
+
+    @app.get("/templates/{name}")
+    def template_download(request: Request, name: str) -> Response:
+        account, _, elsewhere = ready(request)
+        if elsewhere is not None:
+            return elsewhere
+        data = lists.template_bytes(settings, account, name)
+        if data is None:
+            return _page(
+                "没有这个模板", "<p>没有这个模板。</p><p><a href='/templates'>返回</a></p>", 404
+            )
+        return Response(
+            data,
+            media_type=XLSX,
+            headers={
+                "content-disposition": f"attachment; filename*=utf-8''{quote(name)}",
+                "cache-control": "no-store",
+                "x-content-type-options": "nosniff",
+            },
+        )
+
+    @app.get("/upload/{token}/return-list")
+    def upload_return_list(request: Request, token: str) -> Response:
+        account, _, elsewhere = ready(request)
+        if elsewhere is not None:
+            return elsewhere
+        try:
+            path = uploads.return_list_path(settings, account, token)
+        except uploads.UploadError:
+            path = None
+        if path is None:
+            return _page("没有这份清单", "<p>这次上传没有退回清单，或已提交、已失效。</p>", 404)
+        return _download(path, "退回清单.xlsx")
 
     async def _token_form(request: Request):
         account, csrf, elsewhere = ready(request)

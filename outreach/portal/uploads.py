@@ -12,6 +12,7 @@ never the file name or a form field) and records them in intake's fetch ledger (
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import secrets
@@ -19,16 +20,20 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.places import load_gazetteer
+from ingest.senders import township_names
 from outreach.intake.attachments import Refusal, sort_out
 from outreach.intake.dry_run import FileCheck, dry_run
 from outreach.intake.land import CannotLand, target_rel
 from outreach.intake.ledger import Entry, Ledger, open_ledger
 from outreach.intake.pull import take
+from outreach.intake.receipts import return_list
 from outreach.portal.accounts import Account
 from outreach.settings import Settings
 
 MAX_FILES = 20  # files (or zip members) in one upload
 CHANNEL = "portal"
+RETURN_LIST = "退回清单.xlsx"  # beside the staged files (not one of them)
 
 
 class UploadError(ValueError):
@@ -40,6 +45,7 @@ class UploadCheck:
     token: str  # names the staging folder; only the account that made it may submit it
     files: list[tuple[str, FileCheck]] = field(default_factory=list)  # (name, check)
     refused: list[Refusal] = field(default_factory=list)
+    has_return_list: bool = False  # the rows returned, as a 退回清单 workbook to download
 
     @property
     def can_submit(self) -> bool:
@@ -96,7 +102,23 @@ def check(settings: Settings, account: Account, uploaded: list[tuple[str, bytes]
     )
     checks = dry_run(settings, list(staged), root=root) if staged else {}
     result.files = [(name, checks[rel]) for rel, name in staged.items() if rel in checks]
+    townships = frozenset(township_names(load_gazetteer(Path(settings.gazetteer))))
+    when = dt.datetime.now(settings.tz).strftime("%Y-%m-%d %H:%M")
+    result.has_return_list = bool(checks) and return_list(
+        root / RETURN_LIST,
+        account.unit.provider,
+        list(checks.values()),
+        f"门户预检查 {when}",
+        townships,
+    )
     return result
+
+
+def return_list_path(settings: Settings, account: Account, token: str) -> Path | None:
+    """The 退回清单 of the account's upload ``token`` as xlsx, if it returned anything."""
+    root, _ = _owned(settings, account, token)
+    path = root / RETURN_LIST
+    return path if path.is_file() else None
 
 
 def _owned(settings: Settings, account: Account, token: str) -> tuple[Path, dict]:

@@ -6,14 +6,17 @@ account, an oversized upload."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import socket
 import threading
 import time
+from urllib.parse import quote
 
 import httpx
 import pytest
 import uvicorn
+from openpyxl import load_workbook
 
 from outreach.portal.accounts import open_accounts
 from outreach.portal.app import create_app
@@ -31,6 +34,7 @@ def portal(tmp_path):
     first = {
         "bcz": accounts.add("bcz", "unit", "townships", "保城镇"),
         "mgx": accounts.add("mgx", "unit", "townships", "毛感乡"),
+        "zzb": accounts.add("zzb", "admin"),
     }
     accounts.close()
     with socket.socket() as s:
@@ -69,8 +73,15 @@ def ready(base: str, username: str, first: str) -> tuple[httpx.Client, str]:
         "/password",
         data={"csrf": _csrf(got.text), "old": first, "new": f"{username}-secret-2026x"[::-1]},
     )
-    assert "上传报送文件" in home.text
+    assert "我的报送" in home.text
     return client, _csrf(home.text)
+
+
+def workbook_text(data: bytes) -> str:
+    wb = load_workbook(io.BytesIO(data), read_only=True)
+    return "\n".join(
+        str(v) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row if v
+    )
 
 
 def book(tmp_path) -> bytes:
@@ -91,10 +102,21 @@ def test_a_clerk_signs_in_uploads_reads_the_returned_rows_and_submits(portal, tm
     assert "<td>3</td><td>走访日期</td>" in page and ID_NUMBER not in page
     assert not settings.inbox.exists() or not any(settings.inbox.rglob("*.xlsx"))
     token = re.search(r"name='token' value='([^']+)'", page).group(1)
+    returned = client.get(f"/upload/{token}/return-list")  # the 退回清单 of this upload
+    assert returned.headers["content-type"].startswith("application/vnd.openxmlformats")
+    cells = workbook_text(returned.content)
+    assert "走访日期" in cells and "2014年13月45日" in cells and ID_NUMBER not in cells
+    mgx, _ = ready(base, "mgx", first["mgx"])
+    assert mgx.get(f"/upload/{token}/return-list").status_code == 404  # not another unit's
     done = client.post("/submit", data={"csrf": csrf, "token": token})
     assert "保城镇6月走访.xlsx：已收取" in done.text
     assert (settings.inbox / "townships/保城镇/保城镇6月走访.xlsx").exists()
-    assert "保城镇6月走访.xlsx" in client.get("/").text  # 我的报送
+    home = client.get("/").text  # 我的报送
+    assert "保城镇6月走访.xlsx" in home and "已收取，待夜间入库" in home
+    detail = re.search(r"href='(/submissions/\d+)'", home).group(1)
+    assert "结果：已收取，待夜间入库" in client.get(detail).text
+    assert mgx.get(detail).status_code == 404  # another unit's id is not there for it
+    assert client.get("/submissions/99999").status_code == 404
     accounts = open_accounts(settings)
     events = [e for _, _, e, _ in accounts.audit_log("bcz")]
     accounts.close()
@@ -110,6 +132,14 @@ def test_signed_out_forged_and_another_units_requests_are_refused(portal, tmp_pa
         ("POST", "/upload"),
         ("POST", "/submit"),
         ("POST", "/drop"),
+        ("GET", "/lists"),
+        ("GET", "/lists/" + quote("待走访清单_保城镇.xlsx")),
+        ("GET", "/templates"),
+        ("GET", "/templates/x.xlsx"),
+        ("GET", "/admin"),
+        ("POST", "/admin/add"),
+        ("GET", "/submissions/1"),
+        ("GET", "/upload/x/return-list"),
     ]:
         got = anonymous.request(method, path)
         assert got.status_code == 303 and got.headers["location"] == "/login", path
@@ -168,3 +198,61 @@ def test_a_wrong_password_five_times_locks_and_an_oversized_upload_is_cut_off(po
     except httpx.TransportError:
         pass  # the server answered and closed while the client still sent
     assert len(sent) < 120  # cut off near the 60 MB limit, not after 200 MB
+
+
+def test_a_township_downloads_only_its_own_lists_and_templates(portal, tmp_path):
+    settings, base, first = portal
+    latest = settings.reports_dir / "latest"
+    latest.mkdir(parents=True)
+    for name in ("待走访清单_保城镇.xlsx", "待走访清单_毛感乡.xlsx", "退回清单_townships_保城镇.xlsx",
+                 "退回清单_townships_毛感乡.xlsx", "run.json"):  # fmt: skip
+        (latest / name).write_bytes(name.encode())  # the night's files, as far as the portal cares
+    (settings.home / "pii.key").write_text("secret")
+    bcz, _ = ready(base, "bcz", first["bcz"])
+    page = bcz.get("/lists").text
+    assert "待走访清单_保城镇.xlsx" in page and "退回清单_townships_保城镇.xlsx" in page
+    assert "毛感乡" not in page
+    got = bcz.get("/lists/" + quote("待走访清单_保城镇.xlsx"))
+    assert got.status_code == 200 and got.content == "待走访清单_保城镇.xlsx".encode()
+    assert "filename*=utf-8''" in got.headers["content-disposition"]
+    for other in ("待走访清单_毛感乡.xlsx", "退回清单_townships_毛感乡.xlsx", "run.json",
+                  "../pii.key", "..%2F..%2Fpii.key", "%2e%2e/%2e%2e/pii.key"):  # fmt: skip
+        assert bcz.get("/lists/" + other).status_code == 404, other
+    templates = bcz.get("/templates").text
+    assert "帮扶走访记录" in templates and "联合党支部" not in templates  # a township's datasets
+    name = re.search(r"href='/templates/([^']+)'", templates).group(1)
+    assert bcz.get(f"/templates/{name}").content[:2] == b"PK"
+    assert bcz.get("/templates/" + quote("../../pii.key")).status_code == 404
+
+    zzb, _ = ready(base, "zzb", first["zzb"])  # the department has every unit's lists
+    page = zzb.get("/lists").text
+    assert "待走访清单_毛感乡.xlsx" in page and "退回清单_townships_保城镇.xlsx" in page
+    assert "run.json" not in page
+
+
+def test_the_admin_pages_are_the_departments_and_need_their_token(portal):
+    settings, base, first = portal
+    bcz, bcz_csrf = ready(base, "bcz", first["bcz"])
+    assert bcz.get("/admin").status_code == 403
+    assert bcz.post("/admin/reset", data={"csrf": bcz_csrf, "username": "mgx"}).status_code == 403
+    zzb, csrf = ready(base, "zzb", first["zzb"])
+    page = zzb.get("/admin").text
+    assert "bcz" in page and "townships/毛感乡" in page and "signed_in" in page  # the audit log
+    assert zzb.post("/admin/add", data={"username": "x1", "role": "admin"}).status_code == 403
+    added = zzb.post("/admin/add", data={"csrf": csrf, "username": "jmz", "role": "unit",
+                                         "provider": "townships", "unit": "加茂镇"})  # fmt: skip
+    password = re.search(r"<code>([^<]+)</code>", added.text).group(1)
+    _, got = sign_in(base, "jmz", password)
+    assert "修改密码" in got.text
+    bad = zzb.post("/admin/add", data={"csrf": csrf, "username": "nowhere", "role": "unit",
+                                       "provider": "townships", "unit": "不存在镇"})  # fmt: skip
+    assert bad.status_code == 400 and "报送单位不可用" in bad.text
+    assert zzb.post("/admin/disable", data={"csrf": csrf, "username": "mgx"}).status_code == 200
+    _, got = sign_in(base, "mgx", first["mgx"])
+    assert "账号已停用" in got.text
+    # an admin cannot lock itself out
+    assert zzb.post("/admin/disable", data={"csrf": csrf, "username": "zzb"}).status_code == 400
+    # a reset ends the account's sessions and hands out a new first password
+    reset = zzb.post("/admin/reset", data={"csrf": csrf, "username": "bcz"})
+    assert "<code>" in reset.text
+    assert bcz.get("/", follow_redirects=False).status_code == 303
