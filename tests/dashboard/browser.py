@@ -111,15 +111,16 @@ class Browser:
     def text(self) -> str:
         return self.evaluate("document.body ? document.body.innerText : ''") or ""
 
-    def wait_for(self, *needles: str, timeout: float = 60) -> str:
-        """Wait until the page has settled and its text holds every needle; return the text."""
+    def wait_for(self, *needles: str, timeout: float = 60, settled: str = _SETTLED) -> str:
+        """Wait until the page has settled (Streamlit's, by default: ``settled`` is the test, in
+        JavaScript) and its text holds every needle; return the text."""
         deadline = time.monotonic() + timeout
         text = ""
         while time.monotonic() < deadline:
             text = self.text()
-            if all(n in text for n in needles) and self.evaluate(_SETTLED):
+            if all(n in text for n in needles) and self.evaluate(settled):
                 time.sleep(0.3)  # one more frame for the charts' canvases
-                if self.evaluate(_SETTLED):
+                if self.evaluate(settled):
                     return self.text()
             time.sleep(0.25)
         missing = [n for n in needles if n not in text]
@@ -133,6 +134,25 @@ class Browser:
         )
         if not clicked:
             raise BrowserError(f"no button labelled {label!r}")
+
+    def fill(self, selector: str, value: str) -> None:
+        """Type ``value`` into the input that ``selector`` finds (as a person would: the page
+        sees the value and an input event)."""
+        done = self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); if (!e) return false;"
+            f" e.value = {json.dumps(value)}; e.dispatchEvent(new Event('input', {{bubbles: true}}));"
+            " return true; })()"
+        )
+        if not done:
+            raise BrowserError(f"nothing matches {selector!r}")
+
+    def choose_files(self, selector: str, paths: list[Path]) -> None:
+        """Pick files in a file input, as the file chooser would."""
+        root = self.send("DOM.getDocument", depth=-1)["root"]["nodeId"]
+        node = self.send("DOM.querySelector", nodeId=root, selector=selector)["nodeId"]
+        if not node:
+            raise BrowserError(f"nothing matches {selector!r}")
+        self.send("DOM.setFileInputFiles", nodeId=node, files=[str(p) for p in paths])
 
     def fonts_of(self, selector: str) -> dict[str, int]:
         """The fonts that really drew the text of the first node matching selector: family ->

@@ -6,6 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import duckdb
@@ -57,3 +62,61 @@ def republish(published_db: Path, as_of: dt.date, cadres_talked: int) -> None:
     finally:
         con.close()
     os.replace(staged, published_db)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``python -m outreach.dashboard`` (or ``module``: ``outreach.portal``) on a free port,
+    over the given OUTREACH_HOME; ``ports``: the OUTREACH_*_PORT settings both servers share
+    (the portal links to the dashboard and back)."""
+
+    def __init__(
+        self,
+        home: Path,
+        log: Path,
+        module: str = "outreach.dashboard",
+        ports: dict[str, int] | None = None,
+    ) -> None:
+        portal = module == "outreach.portal"
+        ports = ports or {}
+        key = "OUTREACH_PORTAL_PORT" if portal else "OUTREACH_DASHBOARD_PORT"
+        self.port = ports.get(key) or free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
+        env |= {k: str(v) for k, v in ports.items()}
+        env |= {"OUTREACH_HOME": str(home), key: str(self.port)}
+        self.log = log
+        self._log = log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.url = f"http://127.0.0.1:{self.port}/"
+        health, healthy = ("login", None) if portal else ("_stcore/health", b"ok")
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + health, timeout=2) as r:
+                    if healthy is None or r.read() == healthy:
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{module} did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()

@@ -11,12 +11,7 @@ Screenshots go to ``$OUTREACH_HOME/reports/dashboard/`` of the test's home and a
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -28,55 +23,10 @@ from outreach.demo import DEMO_AS_OF, EXPECTED_HEADLINES, PLANTED
 from outreach.portal.accounts import SESSION_COOKIE
 from outreach.settings import PROJECT_ROOT
 from tests.dashboard.browser import Browser
-from tests.dashboard.helpers import home_with_copy, portal_session, republish
+from tests.dashboard.helpers import Server, home_with_copy, portal_session, republish
 
 SCREENSHOTS = PROJECT_ROOT / "reports" / "screenshots"
 STAMP = f"数据截至 {DEMO_AS_OF.isoformat()}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``python -m outreach.dashboard`` on a free port, over the given OUTREACH_HOME."""
-
-    def __init__(self, home: Path, log: Path) -> None:
-        self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
-        env |= {"OUTREACH_HOME": str(home), "OUTREACH_DASHBOARD_PORT": str(self.port)}
-        self.log = log
-        self._log = log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "outreach.dashboard"],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self.url = f"http://127.0.0.1:{self.port}/"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the dashboard did not start:\n{log.read_text()}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
 
 
 @pytest.fixture(scope="module")
