@@ -1,5 +1,6 @@
-"""Intake killed mid-pull loses and duplicates nothing; mail pulled in is loaded by the night
-and published with its submission."""
+"""Intake killed mid-pull loses and duplicates nothing; mail pulled in and a file submitted
+through the portal are loaded by the night, published with their submissions, and shown in the
+township's 我的报送 with the rows loaded and returned."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ import time
 import duckdb
 
 from outreach.intake.ledger import open_ledger
+from outreach.portal import submissions as sent
+from outreach.portal.accounts import open_accounts
+from outreach.portal.uploads import check, submit
 from outreach.settings import load_settings
 from tests.demo_warehouse import copy_of
 from tests.intake.conftest import MAILBOX
@@ -96,6 +100,18 @@ def test_mail_pulled_in_is_loaded_by_the_night_and_published_with_its_submission
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert pulled.returncode == 0 and "landed 1" in pulled.stdout, pulled.stdout + pulled.stderr
+    # and one through the portal, by the township's account
+    settings = load_settings({"OUTREACH_HOME": str(home)})
+    accounts = open_accounts(settings)
+    accounts.add("bcz", "unit", "townships", "保城镇")
+    clerk = accounts.get("bcz")
+    accounts.close()
+    second = [2, dt.date(2014, 6, 21), "GB0022", "符青", "H10001014", "许雄华", "保城镇", "西坡村委会", "入户", "了解生产情况", ""]  # fmt: skip
+    wrong = [3, "6月32日", "GB0022", "符青", "H10001021", "王芳", "保城镇", "西坡村委会", "入户", "宣讲政策", ""]  # fmt: skip
+    portal_book = write_xlsx(tmp_path / "门户.xlsx", {"走访": [header, second, wrong]}).read_bytes()
+    uploaded = check(settings, clerk, [("保城镇6月走访（门户）.xlsx", portal_book)])
+    [via_portal] = submit(settings, clerk, uploaded.token)
+    assert [s.outcome for s in sent.listed(settings, clerk)] == ["已收取，待夜间入库"] * 2
     # the night's as-of date is today: the mail was fetched today
     today = dt.datetime.now(load_settings({"OUTREACH_HOME": str(home)}).tz).date()
     run = subprocess.run(
@@ -111,14 +127,21 @@ def test_mail_pulled_in_is_loaded_by_the_night_and_published_with_its_submission
         ).fetchall()
         submissions = con.execute(
             "select channel, provider, unit, sender_masked, original_name, landed_path, status, "
-            "load_status, rows_loaded, fetched_on from marts.fct_submissions"
+            "load_status, rows_loaded, fetched_on from marts.fct_submissions order by submission_id"
         ).fetchall()
     finally:
         con.close()
     assert visits == [(dt.date(2014, 6, 20), "送去防汛物资并查看房屋安全")]
     run_json = json.loads((home / "reports" / "latest" / "run.json").read_text(encoding="utf-8"))
-    assert run_json["intake"] == {"objects": {"landed": 1}, "attention": []}
+    assert run_json["intake"] == {"objects": {"landed": 2}, "attention": []}
     assert submissions == [
         ("mailbox", "townships", "保城镇", "b***@county.test", "保城镇6月走访补报.xlsx", landed,
-         "landed", "current", 1, today)
+         "landed", "current", 1, today),
+        ("portal", "townships", "保城镇", "bcz", "保城镇6月走访（门户）.xlsx", via_portal.landed_path,
+         "landed", "current", 1, today),
     ]  # fmt: skip
+    # 我的报送 after the night: what each file the township sent became, by any channel
+    assert [(s.channel, s.outcome) for s in sent.listed(settings, clerk)] == [
+        ("portal", "已入库：加载 1 行，退回 1 行"),
+        ("mailbox", "已入库：加载 1 行，退回 0 行"),
+    ]
