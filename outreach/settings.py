@@ -221,8 +221,8 @@ def intake_schedule(environ: dict[str, str] | None = None) -> str:
     return cron
 
 
-def _port(env, name: str, default: int) -> int:
-    raw = (env.get(name) or str(default)).strip()
+def _port(raw: str | None, name: str, default: int) -> int:
+    raw = (raw or str(default)).strip()
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise SettingsError(f"{name} must be a port number, got {raw!r}")
     return int(raw)
@@ -260,8 +260,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         timezone=tz,
         gazetteer=gazetteer,
         senders=senders,
-        dashboard_port=_port(env, "OUTREACH_DASHBOARD_PORT", 8501),
+        dashboard_port=_port(env.get("OUTREACH_DASHBOARD_PORT"), "OUTREACH_DASHBOARD_PORT", 8501),
         dashboard_address=address,
-        portal_port=_port(env, "OUTREACH_PORTAL_PORT", 8600),
+        portal_port=_port(env.get("OUTREACH_PORTAL_PORT"), "OUTREACH_PORTAL_PORT", 8600),
         parser_bugs=parser_bugs,
     )

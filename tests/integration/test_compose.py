@@ -274,7 +274,28 @@ def test_no_host_port_is_published_twice(compose, filled_env):
     assert published, "nothing is published: the UI would be unreachable"
     twice = [p for p, n in Counter(port for _, port in published).items() if n > 1]
     assert not twice, f"host ports published twice: {twice}"
-    assert [s for s, v in compose["services"].items() if v.get("ports")] == ["airflow-apiserver"]
+    published_by = [s for s, v in compose["services"].items() if v.get("ports")]
+    assert published_by == ["airflow-apiserver", "portal", "dashboard"]
+
+
+def test_the_portal_and_the_dashboard_run_the_projects_image_over_the_outreach_volume(
+    compose, filled_env
+):
+    """Both read the published warehouse and the portal's accounts on the volume the night
+    writes; the dashboard listens beyond the container, where its sign-in guards it."""
+    services = compose["services"]
+    for name, module in (("portal", "outreach.portal"), ("dashboard", "outreach.dashboard")):
+        service = services[name]
+        assert command_words(service["command"])[:3] == ["python", "-m", module]
+        env = service_env(service, filled_env)
+        mounts = [interpolate(v, filled_env) for v in service.get("volumes") or []]
+        assert f"outreach-home:{env['OUTREACH_HOME']}" in mounts, name
+        assert services[name]["depends_on"]["airflow-init"]["condition"] == (
+            "service_completed_successfully"
+        )
+        assert service["healthcheck"]["test"], name
+    assert service_env(services["dashboard"], filled_env)["OUTREACH_DASHBOARD_ADDRESS"] == "0.0.0.0"
+    assert "--host" in command_words(services["portal"]["command"])
 
 
 def test_no_secret_is_written_in_the_compose_file(compose, env_example):
