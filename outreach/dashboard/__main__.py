@@ -2,8 +2,8 @@
 
 The port comes from ``OUTREACH_DASHBOARD_PORT`` and the address from
 ``OUTREACH_DASHBOARD_ADDRESS`` (via outreach.settings). The server listens on this machine only
-(127.0.0.1) until the address is set: the dashboard has no sign-in, and its pages show what the
-county's units sent (the web portal brings accounts). It sends no usage statistics and watches no
+(127.0.0.1) until the address is set; its pages show what the county's units sent, so it draws
+them only for a department account signed in at the portal (``ui.viewer``). It sends no usage statistics and watches no
 files, and the page needs nothing from the internet (Streamlit ships its scripts, fonts and the
 Vega chart library).
 """

@@ -49,9 +49,10 @@ def portal_url(settings: Settings) -> str:
     """The portal on the host name this page was reached by (the session cookie is the host's)."""
     from urllib.parse import urlsplit
 
-    host = urlsplit(st.context.url or "").hostname or "127.0.0.1"
+    here = urlsplit(st.context.url or "")
+    host = here.hostname or "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{settings.portal_port}/login"
+    return f"{here.scheme or 'http'}://{host}:{settings.portal_port}/login"
 
 
 def db() -> Path:

@@ -1,10 +1,13 @@
-"""报送门户 (issue 16): the web portal where each unit uploads and sees at once what is wrong.
+"""报送门户 (issue 16): the web portal where each unit uploads and sees at once what is wrong,
+and the department signs in to everything.
 
-Built so far: the accounts (``accounts.py``: one per unit plus the department's admins, argon2
-hashes, a first password that must be changed, lockout, an audit log), ``outreach accounts``, and
-an upload's check and submission (``uploads.py``: intake's guards, the night's own reading in the
-sandbox, landing for the account's unit, the fetch ledger), and reading an upload's body as it
-streams with its limits (``streaming.py``), and the web app (``app.py``: sign-in, the first
-password change, upload, check, submit, 我的报送; ``make portal``). Still to come: the lists to
-download, the diff of a resent file, the admin pages, the dashboard behind the sign-in.
+``accounts.py``: one account per unit plus the department's admins (argon2 hashes, a first
+password that must be changed, lockout, sessions, an audit log; ``outreach accounts``).
+``streaming.py``: an upload's body read as it streams, cut off at its limits. ``uploads.py``: an
+upload checked by the night's own reading in the sandbox, with its 退回清单, then submitted for
+the account's unit through intake's landing, or dropped. ``submissions.py``: 我的报送, what
+the night made of each file, and ``resend.py``: what a resent file changed, by natural key.
+``lists.py``: the unit's lists of the last night, its coverage, its templates. ``app.py``: the
+pages (FastAPI, server-rendered Chinese), ``python -m outreach.portal`` (``make portal``). The
+dashboard checks the same session (``outreach.dashboard.ui.viewer``).
 """

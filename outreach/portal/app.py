@@ -7,7 +7,10 @@ and a POST without it is refused. A first password must be changed before anythi
 uploads workbooks or a zip (read as they stream, cut off at the limit: ``streaming.py``), sees at
 once what the night would load and return (``uploads.check``), and submits or drops them; the
 account decides the unit folder. 我的报送 lists what the unit sent by any channel (the fetch
-ledger). Run by ``python -m outreach.portal`` (``make portal``).
+ledger) with what the night made of it, and a resent file's changes; 我的清单 and 报送模板 are
+the unit's downloads; 账号管理 is the admins'. A unit's account reaches only its own unit's
+files: every id or name in a URL is checked against what the account may see, and one that is
+not its own is answered as missing. Run by ``python -m outreach.portal`` (``make portal``).
 """
 
 from __future__ import annotations
