@@ -298,7 +298,10 @@ def create_app(settings: Settings) -> FastAPI:
         parts = []
         for name, file in check.files:
             if not file.readable:
-                parts.append(f"<h3>{_e(name)}</h3><p class='bad'>无法读取：{_e(file.problem)}</p>")
+                parts.append(
+                    f"<h3>{_e(name)}</h3><p class='bad'>无法读取：{_e(file.problem)}"
+                    "（不会提交）</p>"
+                )
                 continue
             sheets = "".join(
                 f"<li>工作表“{_e(s.sheet)}”识别为“{_e(s.dataset_name)}”：可加载 {s.rows_ok} 行，"

@@ -49,7 +49,7 @@ class UploadCheck:
 
     @property
     def can_submit(self) -> bool:
-        return bool(self.files)
+        return any(check.readable for _, check in self.files)
 
 
 def _staging(settings: Settings) -> Path:
@@ -96,12 +96,15 @@ def check(settings: Settings, account: Account, uploaded: list[tuple[str, bytes]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(piece.data)
         staged[rel] = piece.name
-    (root / "owner.json").write_text(
-        json.dumps({"username": account.username, "files": staged}, ensure_ascii=False),
-        encoding="utf-8",
-    )
     checks = dry_run(settings, list(staged), root=root) if staged else {}
     result.files = [(name, checks[rel]) for rel, name in staged.items() if rel in checks]
+    # a file that cannot be read is named with the reason and never submitted: the night would
+    # only quarantine it
+    readable = {rel: name for rel, name in staged.items() if rel in checks and checks[rel].readable}
+    (root / "owner.json").write_text(
+        json.dumps({"username": account.username, "files": readable}, ensure_ascii=False),
+        encoding="utf-8",
+    )
     townships = frozenset(township_names(load_gazetteer(Path(settings.gazetteer))))
     when = dt.datetime.now(settings.tz).strftime("%Y-%m-%d %H:%M")
     result.has_return_list = bool(checks) and return_list(

@@ -11,6 +11,7 @@ import re
 import socket
 import threading
 import time
+import zipfile
 from urllib.parse import quote
 
 import httpx
@@ -21,6 +22,7 @@ from openpyxl import load_workbook
 from outreach.portal.accounts import open_accounts
 from outreach.portal.app import create_app
 from outreach.settings import load_settings
+from tests.hostile import write_hostile_corpus
 from tests.workbooks import write_xlsx
 
 HEADER = ["序号", "走访日期", "干部编号", "帮扶责任人", "户编号", "户主姓名", "乡镇", "村委会", "走访方式", "走访内容", "群众诉求"]  # fmt: skip
@@ -256,3 +258,29 @@ def test_the_admin_pages_are_the_departments_and_need_their_token(portal):
     reset = zzb.post("/admin/reset", data={"csrf": csrf, "username": "bcz"})
     assert "<code>" in reset.text
     assert bcz.get("/", follow_redirects=False).status_code == 303
+
+
+def test_hostile_files_are_answered_as_the_loader_answers_them(portal, tmp_path):
+    """A zip bomb (as a workbook and as an uploaded zip), an encrypted workbook, a cell bomb and
+    a truncated file: each is named with the loader's reason, nothing is staged to submit, and
+    the server is still up for the next request."""
+    settings, base, first = portal
+    corpus = write_hostile_corpus(tmp_path / "corpus")
+    folder = tmp_path / "corpus" / "townships" / "毛感乡" / "hostile"
+    client, csrf = ready(base, "bcz", first["bcz"])
+    names = ["bomb.xlsx", "encrypted.xlsx", "far_cell.xlsx", "truncated.xlsx"]
+    files = [("files", (name, (folder / name).read_bytes())) for name in names]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("台账.xlsx", b"\0" * (64 * 1024 * 1024))
+    files.append(("files", ("炸弹.zip", buf.getvalue())))
+    page = client.post("/upload", data={"csrf": csrf}, files=files).text
+    for name in names:
+        section = page.split(f"<h3>{name}</h3>", 1)[1].split("<h3>", 1)[0]
+        assert "无法读取" in section and "不会提交" in section, (name, section)
+        reason = corpus[f"townships/毛感乡/hostile/{name}"]
+        assert {"zip_bomb": "压缩炸弹", "encrypted": "已加密", "cell_bomb": "远超合理范围",
+                "corrupt": "已损坏"}[reason] in section  # fmt: skip
+    assert "提交报送" not in page  # nothing readable: nothing to submit
+    assert "炸弹.zip" in page and "不接收" in page.split("炸弹.zip", 1)[1]
+    assert client.get("/").status_code == 200
