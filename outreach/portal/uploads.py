@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from outreach.settings import Settings
 MAX_FILES = 20  # files (or zip members) in one upload
 CHANNEL = "portal"
 RETURN_LIST = "退回清单.xlsx"  # beside the staged files (not one of them)
+STAGED_FOR = dt.timedelta(hours=24)  # an upload neither submitted nor dropped is deleted after
 
 
 class UploadError(ValueError):
@@ -59,9 +61,22 @@ def _staging(settings: Settings) -> Path:
     return folder
 
 
+def sweep(settings: Settings, now: float | None = None) -> int:
+    """Delete uploads checked and then neither submitted nor dropped within ``STAGED_FOR``
+    (they hold personal data); returns how many. Run at every new check."""
+    cutoff = (now if now is not None else time.time()) - STAGED_FOR.total_seconds()
+    gone = 0
+    for root in _staging(settings).iterdir():
+        if root.is_dir() and not root.is_symlink() and root.stat().st_mtime < cutoff:
+            shutil.rmtree(root, ignore_errors=True)
+            gone += 1
+    return gone
+
+
 def check(settings: Settings, account: Account, uploaded: list[tuple[str, bytes]]) -> UploadCheck:
     if account.unit is None:
         raise UploadError("组织部管理员账号不代表任何报送单位，请用报送单位的账号上传")
+    sweep(settings)
     token = secrets.token_urlsafe(16)
     root = _staging(settings) / token
     root.mkdir()

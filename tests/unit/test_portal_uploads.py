@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 import zipfile
 
 import pytest
 
 from outreach.intake.ledger import open_ledger
 from outreach.portal.accounts import Accounts
-from outreach.portal.uploads import MAX_FILES, UploadError, check, drop, submit
+from outreach.portal.uploads import MAX_FILES, STAGED_FOR, UploadError, check, drop, submit, sweep
 from outreach.settings import load_settings
 from tests.workbooks import write_xlsx
 
@@ -89,3 +90,15 @@ def test_an_upload_too_many_files_or_by_an_admin_is_refused_whole(setup, tmp_pat
     for forged in ("", "../owner", "a/b"):
         with pytest.raises(UploadError):
             submit(settings, who["bcz"], forged)
+
+
+def test_an_upload_left_unsubmitted_is_deleted_after_a_day(setup, tmp_path):
+    settings, who = setup
+    result = check(settings, who["bcz"], [("6月走访.xlsx", _book(tmp_path))])
+    staged = settings.home / "portal" / "staging" / result.token
+    assert staged.is_dir()
+    assert sweep(settings, now=time.time() + 3600) == 0  # an hour later: still there
+    assert sweep(settings, now=time.time() + STAGED_FOR.total_seconds() + 60) == 1
+    assert not staged.exists()
+    with pytest.raises(UploadError):
+        submit(settings, who["bcz"], result.token)
