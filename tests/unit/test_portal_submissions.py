@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from outreach.portal import submissions as sent
-from outreach.portal.accounts import Accounts
 from outreach.portal.uploads import check, submit
-from outreach.settings import load_settings
 from tests.workbooks import write_xlsx
 
 HEADER = ["序号", "走访日期", "干部编号", "帮扶责任人", "户编号", "户主姓名", "乡镇", "村委会", "走访方式", "走访内容", "群众诉求"]  # fmt: skip
@@ -20,25 +16,14 @@ def _row(n, day, household, content, phone=""):
     return [n, dt.date(2014, 6, day), "GB0022", "符青", household, "梁伟", "保城镇", "西坡村委会", "入户", content, phone]  # fmt: skip
 
 
-@pytest.fixture
-def setup(tmp_path):
-    settings = load_settings({"OUTREACH_HOME": str(tmp_path / "home")})
-    accounts = Accounts(settings.home / "portal" / "accounts.sqlite3", settings.gazetteer)
-    accounts.add("bcz", "unit", "townships", "保城镇")
-    accounts.add("mgx", "unit", "townships", "毛感乡")
-    accounts.add("admin1", "admin")
-    yield settings, {n: accounts.get(n) for n in ("bcz", "mgx", "admin1")}
-    accounts.close()
-
-
 def _send(settings, account, tmp_path, rows):
     book = write_xlsx(tmp_path / "book.xlsx", {"6月走访": [HEADER, *rows]}).read_bytes()
     [entry] = submit(settings, account, check(settings, account, [("6月走访.xlsx", book)]).token)
     return entry
 
 
-def test_a_resent_file_shows_exactly_the_rows_added_removed_and_changed(setup, tmp_path):
-    settings, who = setup
+def test_a_resent_file_shows_exactly_the_rows_added_removed_and_changed(portal_units, tmp_path):
+    settings, who = portal_units
     first = [_row(1, 3, "H10001007", "送去防汛物资"), _row(2, 4, "H10001014", "了解情况"),
              _row(3, 5, "H10001021", "宣讲政策", "13800138000")]  # fmt: skip
     _send(settings, who["bcz"], tmp_path, first)
@@ -66,8 +51,8 @@ def test_a_resent_file_shows_exactly_the_rows_added_removed_and_changed(setup, t
     assert diff.unchanged == 0
 
 
-def test_another_units_submission_is_not_there_for_it(setup, tmp_path):
-    settings, who = setup
+def test_another_units_submission_is_not_there_for_it(portal_units, tmp_path):
+    settings, who = portal_units
     entry = _send(settings, who["bcz"], tmp_path, [_row(1, 3, "H10001007", "走访")])
     [mine] = sent.listed(settings, who["bcz"])
     assert sent.listed(settings, who["mgx"]) == []
@@ -77,7 +62,7 @@ def test_another_units_submission_is_not_there_for_it(setup, tmp_path):
     assert entry.status == "landed" and mine.landed_path == entry.landed_path
 
 
-def test_no_ledger_and_no_published_warehouse_are_empty_answers(setup):
-    settings, who = setup
+def test_no_ledger_and_no_published_warehouse_are_empty_answers(portal_units):
+    settings, who = portal_units
     assert sent.listed(settings, who["bcz"]) == []
     assert sent.one(settings, who["bcz"], 1) is None

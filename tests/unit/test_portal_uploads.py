@@ -12,23 +12,10 @@ import zipfile
 import pytest
 
 from outreach.intake.ledger import open_ledger
-from outreach.portal.accounts import Accounts
 from outreach.portal.uploads import MAX_FILES, STAGED_FOR, UploadError, check, drop, submit, sweep
-from outreach.settings import load_settings
 from tests.workbooks import write_xlsx
 
 HEADER = ["序号", "走访日期", "干部编号", "帮扶责任人", "户编号", "户主姓名", "乡镇", "村委会", "走访方式", "走访内容", "群众诉求"]  # fmt: skip
-
-
-@pytest.fixture
-def setup(tmp_path):
-    settings = load_settings({"OUTREACH_HOME": str(tmp_path / "home")})
-    accounts = Accounts(settings.home / "portal" / "accounts.sqlite3", settings.gazetteer)
-    accounts.add("bcz", "unit", "townships", "保城镇")
-    accounts.add("mgx", "unit", "townships", "毛感乡")
-    accounts.add("admin1", "admin")
-    yield settings, {n: accounts.get(n) for n in ("bcz", "mgx", "admin1")}
-    accounts.close()
 
 
 def _book(tmp_path, township="保城镇") -> bytes:
@@ -37,8 +24,8 @@ def _book(tmp_path, township="保城镇") -> bytes:
     return write_xlsx(tmp_path / f"{township}.xlsx", {"6月走访": [HEADER, good, bad]}).read_bytes()
 
 
-def test_an_upload_is_checked_at_once_and_lands_only_when_submitted(setup, tmp_path):
-    settings, who = setup
+def test_an_upload_is_checked_at_once_and_lands_only_when_submitted(portal_units, tmp_path):
+    settings, who = portal_units
     book = _book(tmp_path)
     result = check(
         settings, who["bcz"], [("6月走访.xlsx", book), ("备份.rar", b"Rar!" + b"x" * 20)]
@@ -65,8 +52,10 @@ def test_an_upload_is_checked_at_once_and_lands_only_when_submitted(setup, tmp_p
         submit(settings, who["bcz"], result.token)
 
 
-def test_rows_for_another_township_are_returned_and_names_that_are_paths_refused(setup, tmp_path):
-    settings, who = setup
+def test_rows_for_another_township_are_returned_and_names_that_are_paths_refused(
+    portal_units, tmp_path
+):
+    settings, who = portal_units
     result = check(settings, who["bcz"], [("../../x.xlsx", _book(tmp_path, "毛感乡"))])
     assert result.files == [] and "不能作为文件名" in result.refused[0].reason
     result = check(settings, who["bcz"], [("毛感乡的.xlsx", _book(tmp_path, "毛感乡"))])
@@ -77,8 +66,8 @@ def test_rows_for_another_township_are_returned_and_names_that_are_paths_refused
         submit(settings, who["bcz"], result.token)
 
 
-def test_an_upload_too_many_files_or_by_an_admin_is_refused_whole(setup, tmp_path):
-    settings, who = setup
+def test_an_upload_too_many_files_or_by_an_admin_is_refused_whole(portal_units, tmp_path):
+    settings, who = portal_units
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for i in range(MAX_FILES + 1):
@@ -92,8 +81,8 @@ def test_an_upload_too_many_files_or_by_an_admin_is_refused_whole(setup, tmp_pat
             submit(settings, who["bcz"], forged)
 
 
-def test_an_upload_left_unsubmitted_is_deleted_after_a_day(setup, tmp_path):
-    settings, who = setup
+def test_an_upload_left_unsubmitted_is_deleted_after_a_day(portal_units, tmp_path):
+    settings, who = portal_units
     result = check(settings, who["bcz"], [("6月走访.xlsx", _book(tmp_path))])
     staged = settings.home / "portal" / "staging" / result.token
     assert staged.is_dir()
