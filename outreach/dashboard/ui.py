@@ -31,7 +31,8 @@ def settings() -> Settings:
 
 def session_cookie() -> str | None:
     """The portal's session cookie as the browser sent it to this server."""
-    return st.context.cookies.get(SESSION_COOKIE)
+    value = st.context.cookies.get(SESSION_COOKIE)
+    return value if isinstance(value, str) else None  # none outside a browser's session
 
 
 def viewer(settings: Settings) -> Account | None:

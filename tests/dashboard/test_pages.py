@@ -172,6 +172,8 @@ def test_quality_page(dashboard_home):
 
 def test_without_a_published_warehouse_the_dashboard_says_so(monkeypatch, tmp_path):
     monkeypatch.setenv("OUTREACH_HOME", str(tmp_path))
+    sid = portal_session(tmp_path)  # a department account looks
+    monkeypatch.setattr(ui, "session_cookie", lambda: sid)
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     assert not at.exception
     assert "尚未发布数据仓库" in at.error[0].value

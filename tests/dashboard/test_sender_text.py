@@ -12,10 +12,11 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from outreach.dashboard import ui
 from outreach.dashboard.ui import plain, safe_for_download
+from outreach.portal.accounts import SESSION_COOKIE
 from tests.dashboard.browser import Browser
-from tests.dashboard.helpers import home_with_copy
-from tests.dashboard.test_browser import Server
+from tests.dashboard.helpers import Server, home_with_copy, portal_session
 from tests.dashboard.test_pages import APP
 
 BEACON = "![b](http://127.0.0.1:9/beacon.png)"
@@ -65,6 +66,8 @@ def test_table_cells_are_escaped_and_downloads_keep_formulas_text():
 
 def test_the_township_page_passes_escaped_text_and_safe_downloads(hostile_home, monkeypatch):
     monkeypatch.setenv("OUTREACH_HOME", str(hostile_home))
+    sid = portal_session(hostile_home)  # a department account looks (conftest.dashboard_home)
+    monkeypatch.setattr(ui, "session_cookie", lambda: sid)
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
     at.selectbox(key="township").set_value("保城镇")
@@ -82,6 +85,7 @@ def test_a_browser_shows_the_characters_and_fetches_nothing(hostile_home, tmp_pa
     server = Server(hostile_home, tmp_path / "server.log")
     browser = Browser(tmp_path / "profile")
     try:
+        browser.set_cookie(server.url, SESSION_COOKIE, portal_session(hostile_home))
         browser.goto(server.url + "township?township=" + urllib.parse.quote("保城镇"))
         text = browser.wait_for("帮扶干部", "beacon.png")
         assert "![b](" in text and ":red[已办结]" in text.replace("\u2060", "")
