@@ -8,6 +8,7 @@ outreach rotate-pii-key         re-tokenise the raw layer with a new PII key
 outreach dbt-manifest [--if-stale] build the dbt manifest the DAG's build group is rendered from
 outreach docs [--output DIR]    build the dbt docs site (offline, one file) into reports/docs/
 outreach export [--as-of DATE] [--output PATH]  the quarterly report (xlsx) of a published date
+outreach calendar [--date DATE] [--plan KIND ...]  the programme's plans due on a day (xlsx)
 """
 
 from __future__ import annotations
@@ -211,6 +212,34 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_calendar(args) -> int:
+    import datetime as dt
+
+    from outreach.outputs import calendar, calendar_dates
+
+    settings = load_settings()
+    day = parse_date(args.date, "--date") if args.date else dt.datetime.now(settings.tz).date()
+    kinds = args.plan or None
+    try:
+        outputs = calendar.produce(settings, day, kinds)
+    except calendar.CalendarError as exc:
+        print(f"outreach: {exc}", file=sys.stderr)
+        return 1
+    if not outputs:
+        print(f"{day}: nothing is due (next: {_next_due(day)})")
+    for out in outputs:
+        whose = f" for {out.township}" if out.township else ""
+        print(f"{calendar_dates.KIND_NAMES[out.kind]}{whose}: {out.rows} rows -> {out.path}")
+    return 0
+
+
+def _next_due(day) -> str:
+    """``本周拉家常安排 2014-07-07; …``: each plan's next day on or after ``day``."""
+    from outreach.outputs.calendar_dates import KIND_NAMES, next_due
+
+    return "; ".join(f"{KIND_NAMES[k]} {d.isoformat()}" for k, d in next_due(day).items())
+
+
 def _cmd_pull(args) -> int:
     from outreach.intake.pull import pull
     from outreach.intake.senders import SendersError
@@ -333,6 +362,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="the .xlsx to write, or a folder (default: $OUTREACH_HOME/reports/quarterly/)",
     )
     export.set_defaults(func=_cmd_export)
+    cal = sub.add_parser(
+        "calendar",
+        help="make the programme's plans due on a day (本周拉家常安排 on Mondays, 一月一议议题清单 "
+        "the Monday before the month's last Friday, 本季度走访提醒 from 15 days before a quarter "
+        "ends) from the warehouse published as of the day before, into reports/calendar/<day>/",
+    )
+    cal.add_argument("--date", help="the day, YYYY-MM-DD (default: today in the county)")
+    cal.add_argument(
+        "--plan",
+        action="append",
+        choices=["talk_plan", "meeting_pack", "visit_reminders"],
+        help="make this plan whether it is due or not (repeatable; by hand, for a backfill)",
+    )
+    cal.set_defaults(func=_cmd_calendar)
     pull = sub.add_parser(
         "pull", help="pull once from every intake channel of config/senders.yml into the inbox"
     )

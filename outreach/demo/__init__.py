@@ -18,6 +18,9 @@ Where the mess is (see inbox.py for the details):
 county/
   干部名册/…干部名册（2012年）.xlsx  title + 填报单位 row, '*' marks on required headers, phones as
       numeric cells, booleans 是/否, blank 职级; an unmatched '填表说明' sheet.
+  约谈/…                             every talk by the leader of the cadre's rank (正科 组织部长, 副科
+      副部长, 一般干部 干部科长) on the six topics, except four by another leader and six that
+      leave topics out (PLANTED talks_wrong_leader, talks_missing_topics).
   约谈/2012年拉家常约谈记录.xls      xlwt .xls, two-row merged header (必谈内容 over the six topics,
       single headers merged vertically), booleans √/×, real date cells, 张　三, stray spaces.
   约谈/2013年拉家常约谈记录表.xlsx   two sheets of the same dataset; aliases 谈话日期/干部姓名/意见条数/
@@ -25,7 +28,9 @@ county/
   约谈/2014年上半年拉家常约谈记录.csv UTF-8 (with BOM) CSV, booleans 1/0, '*' marks.
   资金项目/县级帮扶资金及项目汇总.xlsx  the 1,200,000 yuan 财政 row (source written 县财政/县级财政),
       合计 row, footers; projects with √/× and 计划投资（万元）.
-  问题台账/…一月一议问题台账.xlsx     one sheet a year; 一月一议日期 alias.
+  问题台账/…一月一议问题台账.xlsx     one sheet a year; 一月一议日期 alias; three open matters
+      for several departments (责任单位 县纪委、县政府办); matters 待议 past their meeting
+      (PLANTED matters_not_decided_at_meeting).
 townships/<乡镇>/
   保城镇  real date cells (some typed as text), 乡镇 and 村委会 vertically merged, team cells merged,
           IDs ending in lowercase x, phones as numbers; the Excel-mangled ID (4.69029E+17);
@@ -218,11 +223,15 @@ def layout_counts(layouts) -> dict[str, int]:
 
 def _planted() -> dict[str, Any]:
     from .truth import (
+        matters_decided_off_meeting_day,
+        matters_not_decided_at_meeting,
         missed_annual_talks,
         missed_branch_quarters,
         missed_quarterly_visits,
         org_cadre_pairing_load,
         pairing_quarter_stats,
+        talks_missing_topics,
+        wrong_leader_talks,
     )
 
     t = demo_truth()
@@ -251,6 +260,13 @@ def _planted() -> dict[str, Any]:
         "missed_quarterly_visits": missed_quarterly_visits(t.pairings, t.visits, t.as_of),
         "missed_annual_talks": missed_annual_talks(t.roster, t.talks, t.as_of),
         "missed_branch_quarters": missed_branch_quarters(t.branch_activities, t.as_of),
+        "talks_wrong_leader": wrong_leader_talks(t.roster, t.talks),
+        "talks_missing_topics": talks_missing_topics(t.talks),
+        "matters_not_decided_at_meeting": matters_not_decided_at_meeting(t.matters, t.as_of),
+        "matters_decided_off_meeting_day": matters_decided_off_meeting_day(t.matters),
+        "matters_several_departments": sorted(
+            m.matter_code for m in t.matters if m.owner_unit and "、" in m.owner_unit
+        ),
         "org_cadre_pairing_load": org_cadre_pairing_load(t.cadres, t.pairings, t.as_of),
         "duplicate_visits": len(t.resent_visits),
         "duplicate_visit_keys": list(t.resent_visits),

@@ -9,6 +9,8 @@ import datetime as dt
 import functools
 from collections.abc import Iterator
 
+from outreach.outputs.calendar_dates import last_friday  # noqa: F401 (the meeting day, one definition)
+
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # Excel 1900 date system, incl. the 1900 leap-year bug offset
 
 
@@ -62,12 +64,6 @@ def owed_quarters(
         if qe <= as_of and active_days(pair_start, pair_end, qs, qe) >= min_days:
             owed.append((y, q))
     return owed
-
-
-def last_friday(year: int, month: int) -> dt.date:
-    nxt = dt.date(year + 1, 1, 1) if month == 12 else dt.date(year, month + 1, 1)
-    d = nxt - dt.timedelta(days=1)
-    return d - dt.timedelta(days=(d.weekday() - 4) % 7)
 
 
 def excel_serial(d: dt.date) -> int:

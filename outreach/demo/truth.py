@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from ..outputs.calendar_dates import next_meeting
 from ..settings import PROGRAMME_START
 from . import names as N
 from .ids import credit_code, mobile, resident_id
@@ -28,6 +29,20 @@ from .periods import (
 )
 
 DEMO_AS_OF = dt.date(2014, 6, 30)
+# The leader who must hold a cadre's annual talk, by rank (docs/RULES.md, the calendar), the six
+# topics every talk covers (六必谈), and how many talks the demo plants against each rule.
+REQUIRED_ROLE = {"正科": "组织部长", "副科": "副部长", "一般干部": "干部科长"}
+TOPICS = (
+    "topic_family",
+    "topic_health",
+    "topic_work",
+    "topic_team",
+    "topic_opinions",
+    "topic_other",
+)
+WRONG_LEADER_TALKS = 4
+MISSING_TOPIC_TALKS = 6
+MULTI_DEPARTMENT_MATTERS = 3
 DEFAULT_SEED = 20140630
 
 TARGETS: dict[str, int | Decimal] = {
@@ -344,6 +359,46 @@ def missed_annual_talks(roster: list[Cadre], talks: list[Talk], as_of: dt.date):
             if dt.date(y, 12, 31) <= as_of and (c.code, y) not in talked:
                 out.append((c.code, y))
     return sorted(out)
+
+
+def wrong_leader_talks(roster: list[Cadre], talks: list[Talk]) -> list[tuple[dt.date, str]]:
+    """(talk_date, cadre_code) of talks held by another leader than the cadre's rank requires
+    (the roster's rank, else the talk's)."""
+    ranks = {c.code: c.rank for c in roster if c.rank}
+    return sorted(
+        (t.talk_date, t.cadre_code)
+        for t in talks
+        if (rank := ranks.get(t.cadre_code) or t.rank) in REQUIRED_ROLE
+        and t.interviewer_role
+        and t.interviewer_role != REQUIRED_ROLE[rank]
+    )
+
+
+def talks_missing_topics(talks: list[Talk]) -> list[tuple[dt.date, str]]:
+    """(talk_date, cadre_code) of talks that covered fewer than the six topics."""
+    return sorted(
+        (t.talk_date, t.cadre_code) for t in talks if not all(getattr(t, x) for x in TOPICS)
+    )
+
+
+def matters_not_decided_at_meeting(matters, as_of: dt.date) -> list[str]:
+    """matter codes not decided at the meeting they were due at: undecided after it (it was
+    before ``as_of``), or decided at a later one."""
+    out = []
+    for m in matters:
+        due = next_meeting(m.raised_on)
+        if (m.decided_on is None and due < as_of) or (m.decided_on and m.decided_on > due):
+            out.append(m.matter_code)
+    return sorted(out)
+
+
+def matters_decided_off_meeting_day(matters) -> list[str]:
+    """matter codes whose 议定日期 is not the last Friday of its month."""
+    return sorted(
+        m.matter_code
+        for m in matters
+        if m.decided_on and m.decided_on != last_friday(m.decided_on.year, m.decided_on.month)
+    )
 
 
 def missed_branch_quarters(activities: list[BranchActivity], as_of: dt.date):
@@ -999,30 +1054,38 @@ class _Gen:
                 total -= 1
         out = []
         for d, c, n in raw:
-            role, who = rng.choice(roles)
+            drawn = rng.choice(roles)
+            # the leader the rank requires (a cadre of no rank: whoever was drawn); the draws
+            # below are made as before, so the rest of the demo is drawn the same
+            role, who = next(
+                (r for r in N.INTERVIEWERS if r[0] == REQUIRED_ROLE.get(c.rank)), drawn
+            )
+            if role == drawn[0]:
+                who = drawn[1]  # of the two 副部长, the one drawn
             ops = None
             if n:
                 items = rng.sample(N.TALK_OPINIONS, n)
                 ops = "；".join(f"{i}.{s}" for i, s in enumerate(items, 1))
-            out.append(
-                Talk(
-                    d,
-                    who,
-                    role,
-                    c.code,
-                    c.name,
-                    c.rank,
-                    rng.random() < 0.95,
-                    rng.random() < 0.9,
-                    rng.random() < 0.97,
-                    rng.random() < 0.6,
-                    n > 0 or rng.random() < 0.3,
-                    rng.random() < 0.15,
-                    n,
-                    ops,
-                )
-            )
+            for _ in range(
+                4
+            ):  # the draws of four topics, then 意见建议's when no opinion, then 其他
+                rng.random()
+            if not n:
+                rng.random()
+            rng.random()
+            out.append(Talk(d, who, role, c.code, c.name, c.rank, *([True] * 6), n, ops))
         out.sort(key=lambda t: (t.talk_date, t.cadre_code))
+        # planted (a draw of its own, so nothing else moves): talks held by a leader of another
+        # level than the rank requires, and talks that left topics of the six out
+        planted = random.Random(17)
+        ranked_talks = [i for i, t in enumerate(out) if t.rank]
+        picks = planted.sample(ranked_talks, WRONG_LEADER_TALKS + MISSING_TOPIC_TALKS)
+        for i in picks[:WRONG_LEADER_TALKS]:
+            wrong = next(r for r in N.INTERVIEWERS if r[0] != out[i].interviewer_role)
+            out[i] = replace(out[i], interviewer_role=wrong[0], interviewer=wrong[1])
+        for k, i in enumerate(picks[WRONG_LEADER_TALKS:]):
+            left_out = TOPICS[k % len(TOPICS) : k % len(TOPICS) + 1 + k % 2]
+            out[i] = replace(out[i], **{topic: False for topic in left_out})
         first_year = min(t.talk_date.year for t in out)
         self.intended_missed_talks = sorted(
             (c.code, y)
@@ -1541,6 +1604,15 @@ class _Gen:
         self.intended_bad_matters = sorted((out[i].matter_code, k) for i, k in bad_index.items())
         assert len({m.matter_code for m in out}) == len(out)
         out.sort(key=lambda m: (m.provider, m.sender, m.raised_on, m.matter_code))
+        # matters that need several departments (the department's head leads them at the
+        # meeting): a few open county-level ones, drawn apart so that nothing else moves
+        planted = random.Random(1717)
+        open_county = [
+            i for i, m in enumerate(out) if m.status != "已办结" and m.provider == "county"
+        ]
+        for i in planted.sample(open_county, min(MULTI_DEPARTMENT_MATTERS, len(open_county))):
+            units = planted.sample(N.COUNTY_UNITS, 2)
+            out[i] = replace(out[i], owner_unit="、".join(units))
         return out
 
 

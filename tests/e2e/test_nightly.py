@@ -7,8 +7,10 @@ third, with nothing new, skips build, check and publish and keeps the published 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -95,6 +97,112 @@ def test_planted_breaches_are_found_exactly(demo_home):
         ).fetchall()
     )
     assert load == dict(PLANTED["org_cadre_pairing_load"])
+    # the calendar's rules: warnings in dq_results, one per planted talk and overdue matter
+    found = dict(
+        con.execute(
+            "select rule_id, count(*) from marts.dq_results where rule_id in ("
+            "'talk_wrong_leader', 'talk_missing_topics', 'matter_not_decided_at_meeting', "
+            "'matter_decided_off_meeting_day') and severity = 'warning' group by 1"
+        ).fetchall()
+    )
+    assert found == {
+        "talk_wrong_leader": len(PLANTED["talks_wrong_leader"]),
+        "talk_missing_topics": len(PLANTED["talks_missing_topics"]),
+        "matter_not_decided_at_meeting": len(PLANTED["matters_not_decided_at_meeting"]),
+    }
+
+
+def test_the_calendars_plans_are_the_truths_on_the_demo_date(demo_home):
+    """On 2014-06-30: the talks still owed in 2014 by leader, the pack for July's meeting (the
+    three matters for several departments led by the head), and the quarter's reminders, which
+    on the quarter's last day are exactly its missed pairings."""
+    from outreach.demo import demo_truth
+    from outreach.demo.truth import REQUIRED_ROLE, last_friday
+
+    home, _ = demo_home
+    con = _published(home)
+    t = demo_truth()
+    talked = {x.cadre_code for x in t.talks if x.talk_date.year == 2014}
+    owed = sorted(
+        (REQUIRED_ROLE[c.rank], c.code) for c in t.roster if c.rank and c.code not in talked
+    )
+    plan = con.execute(
+        "select interviewer_role, cadre_code, queue_position, talks_left, tuesdays_left "
+        "from marts.rpt_talk_plan order by 1, 2"
+    ).fetchall()
+    assert [(r, c) for r, c, *_ in plan] == owed
+    after = [DEMO_AS_OF + dt.timedelta(days=n) for n in range(1, 185)]
+    tuesdays = sum(d.weekday() == 1 and d.year == 2014 for d in after)
+    assert {n for *_, n in plan} == {tuesdays} == {27}  # 2014's Tuesdays after 30 June
+    assert all(left == sum(r == role for r, _ in owed) for role, _, _, left, _ in plan)
+    agenda = con.execute(
+        "select distinct next_meeting, last_meeting from marts.rpt_meeting_agenda"
+    ).fetchall()
+    assert agenda == [(last_friday(2014, 7), last_friday(2014, 6))]
+    led = con.execute(
+        "select matter_code from marts.rpt_meeting_agenda where lead = '部长牵头' order by 1"
+    ).fetchall()
+    assert [m for (m,) in led] == PLANTED["matters_several_departments"]
+    last = last_friday(2014, 6)  # raised since June's meeting, or still open
+    expected = sorted(
+        m.matter_code for m in t.matters if m.raised_on > last or m.status != "已办结"
+    )
+    on_agenda = con.execute(
+        "select matter_code from marts.rpt_meeting_agenda order by 1"
+    ).fetchall()
+    assert [m for (m,) in on_agenda] == expected
+    reminders = con.execute(
+        "select cadre_code, household_code, quarter from marts.rpt_visit_reminders order by all"
+    ).fetchall()
+    missed = [tuple(m) for m in PLANTED["missed_quarterly_visits"] if m[2] == "2014Q2"]
+    assert reminders == sorted(missed) and reminders
+
+
+def test_the_calendar_writes_the_plans_of_a_day_from_the_warehouse_of_the_day_before(demo_home):
+    """`outreach calendar`: on 1 July (a Tuesday) nothing is due; asked for every plan, it
+    writes them from the warehouse of 30 June, in Chinese with masks only; a day whose day
+    before was never published is refused with the dates that were."""
+    from openpyxl import load_workbook
+
+    home, _ = demo_home
+    env = {**os.environ, "OUTREACH_HOME": str(home)}
+    run = [sys.executable, "-m", "outreach.cli", "calendar", "--date", "2014-07-01"]
+    got = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
+    assert got.returncode == 0 and "nothing is due" in got.stdout and "2014-07-07" in got.stdout
+    every = [a for k in ("talk_plan", "meeting_pack", "visit_reminders") for a in ("--plan", k)]
+    got = subprocess.run(run + every, env=env, capture_output=True, text=True, timeout=120)
+    assert got.returncode == 0, got.stderr
+    folder = home / "reports" / "calendar" / "2014-07-01"
+    con = _published(home)
+    books = {p.name: load_workbook(p, read_only=True) for p in folder.glob("*.xlsx")}
+
+    def cells(name: str) -> list[list]:
+        return [
+            [c for c in row]
+            for ws in books[name].worksheets
+            for row in ws.iter_rows(values_only=True)
+        ]
+
+    plan = con.execute("select count(*) from marts.rpt_talk_plan").fetchall()[0][0]
+    arranged = books["本周拉家常安排_2014-07-01.xlsx"]["安排"].iter_rows(values_only=True)
+    assert sum(1 for r in arranged if r[0] in ("组织部长", "副部长", "干部科长")) == plan
+    agenda = con.execute("select count(*) from marts.rpt_meeting_agenda").fetchall()[0][0]
+    assert len(cells("一月一议议题清单_2014-07-25.xlsx")) == agenda + 2 + 3  # title, header, notes
+    reminders = dict(
+        con.execute(
+            "select township_name, count(*) from marts.rpt_visit_reminders group by 1"
+        ).fetchall()
+    )
+    for township, n in reminders.items():
+        rows = cells(f"本季度走访提醒_{township}_2014-07-01.xlsx")
+        assert sum(1 for r in rows if isinstance(r[0], int)) == n
+    text = "\n".join(str(c) for name in books for r in cells(name) for c in r if c is not None)
+    assert not re.search(ID_PATTERN, text) and not re.search(MOBILE_PATTERN, text)
+    refused = subprocess.run(
+        [sys.executable, "-m", "outreach.cli", "calendar", "--date", "2014-07-07"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "published as-of dates: 2014-06-30" in refused.stderr
 
 
 def test_run_json_reports_the_run(demo_home):

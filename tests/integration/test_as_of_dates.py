@@ -24,10 +24,14 @@ import pytest
 from outreach.demo import DEMO_AS_OF, EXPECTED_HEADLINES, demo_truth
 from outreach.demo.truth import (
     headlines_as_of,
+    matters_decided_off_meeting_day,
+    matters_not_decided_at_meeting,
     missed_annual_talks,
     missed_branch_quarters,
     missed_quarterly_visits,
     org_cadre_pairing_load,
+    talks_missing_topics,
+    wrong_leader_talks,
 )
 from outreach.pipeline import stages
 from outreach.pipeline.context import RunContext
@@ -40,6 +44,24 @@ MID_QUARTER = dt.date(2013, 8, 15)  # 2013Q3 is running: owed quarters end with 
 FIRST_QUARTER = dt.date(2012, 3, 31)  # 30 of the 62 work teams stationed; only 2012Q1 owed
 DATES = (FIRST_QUARTER, MID_QUARTER, NIGHT)
 RATE = "quarterly_visit_rate"
+
+
+# the calendar's rules in dq_results (docs/RULES.md) and the truth's names for what they find
+CALENDAR_RULES = {
+    "talks_wrong_leader": "talk_wrong_leader",
+    "talks_missing_topics": "talk_missing_topics",
+    "matters_not_decided_at_meeting": "matter_not_decided_at_meeting",
+    "matters_decided_off_meeting_day": "matter_decided_off_meeting_day",
+}
+
+
+def _key(entity: str) -> tuple | str:
+    """dq_results' entity text back to the truth's key: (talk_date, cadre_code) of a talk, the
+    code of a matter."""
+    parts = dict(kv.split("=", 1) for kv in entity.split(", "))
+    if "matter_code" in parts:
+        return parts["matter_code"]
+    return (dt.date.fromisoformat(parts["talk_date"]), parts["cadre_code"])
 
 
 @dataclass(frozen=True)
@@ -73,6 +95,16 @@ def _published_state(path: Path) -> tuple[dict[str, Decimal], set[dt.date], dict
                 "select cadre_code, active_pairings from marts.dq_org_cadre_pairing_load "
                 "order by all"
             ).fetchall(),
+            **{
+                name: [
+                    _key(entity)
+                    for (entity,) in con.execute(
+                        "select entity from marts.dq_results where rule_id = ? order by entity",
+                        [rule],
+                    ).fetchall()
+                ]
+                for name, rule in CALENDAR_RULES.items()
+            },  # fmt: skip
         }
     finally:
         con.close()
@@ -160,6 +192,10 @@ def test_the_dates_give_clearly_different_figures(backfill):
     assert first[RATE] != mid[RATE] != EXPECTED_HEADLINES[RATE]
 
 
+def _row(r) -> tuple | str:
+    return r if isinstance(r, str) else tuple(r)
+
+
 def test_obligation_flags_follow_the_as_of_date(backfill):
     _, runs, _ = backfill
     t = demo_truth()
@@ -171,9 +207,14 @@ def test_obligation_flags_follow_the_as_of_date(backfill):
             "org_cadre_pairing_load": sorted(
                 org_cadre_pairing_load(t.cadres, t.pairings, as_of).items()
             ),
+            "talks_wrong_leader": wrong_leader_talks(t.roster, t.talks),
+            "talks_missing_topics": talks_missing_topics(t.talks),
+            "matters_not_decided_at_meeting": matters_not_decided_at_meeting(t.matters, as_of),
+            "matters_decided_off_meeting_day": matters_decided_off_meeting_day(t.matters),
         }
-        got = {k: sorted(tuple(r) for r in rows) for k, rows in run.obligations.items()}
-        assert got == {k: sorted(tuple(r) for r in v) for k, v in expected.items()}, as_of
+        assert expected["talks_wrong_leader"] and expected["matters_not_decided_at_meeting"]
+        got = {k: sorted(_row(r) for r in rows) for k, rows in run.obligations.items()}
+        assert got == {k: sorted(_row(r) for r in v) for k, v in expected.items()}, as_of
 
 
 def test_earlier_dates_pass_the_gate_and_leave_the_current_file_alone(backfill):

@@ -34,10 +34,13 @@ from outreach.demo.truth import (
     org_cadre_pairing_load,
 )
 
-# sha256 over every (path, sha256 of the bytes, modification time) of the x1 demo inbox as it
-# was before the scale factor existed (commit fa24256): x1 must stay that demo exactly, since
-# the tests and the end-to-end truth depend on it.
-DEMO_X1_DIGEST = "41c7f88c2ed49899cfa945785a7ef711fd8fe7fe3ed18952ccc2b57ef5f5ff5b"
+# sha256 over every (path, sha256 of the bytes, modification time) of the x1 demo inbox: x1
+# must stay the demo exactly, since the tests and the end-to-end truth depend on it. It was the
+# inbox of before the scale factor (commit fa24256) until issue 17 changed the three talk files
+# and the county's 问题台账 on purpose (each talk by the leader of the cadre's rank on the six
+# topics, but four by another leader and six leaving topics out; three open matters for several
+# departments); every other file is byte for byte the same.
+DEMO_X1_DIGEST = "5b93883943eab04580217e052c27d94d778ea1a1f6d5da7a87df0d76d323afbb"
 
 
 def inbox_digest(root: Path, files) -> str:

@@ -73,6 +73,14 @@ rows_from_other_units as (
     select * from {{ ref('int_rows_from_other_units') }}
 ),
 
+talk_obligations as (
+    select * from {{ ref('int_talk_obligations') }}
+),
+
+matter_meetings as (
+    select * from {{ ref('int_matter_meetings') }}
+),
+
 -- warnings -------------------------------------------------------------------------------------
 
 visit_unpaired as (
@@ -204,6 +212,78 @@ matter_closed_without_date as (
     from matters
     where matters.status = '已办结'
         and matters.closed_on is null
+),
+
+talk_wrong_leader as (
+    select
+        'talk_wrong_leader' as rule_id,
+        'warning' as severity,
+        'talks' as dataset,
+        {{ natural_key_text(natural_key('talks'), 'talk_obligations') }} as entity,
+        cast(year(talk_obligations.talk_date) as varchar) as period,
+        '干部职级为' || talk_obligations.cadre_rank || '，应由' || talk_obligations.required_role
+            || '约谈，实际约谈人为' || talk_obligations.interviewer_role as detail,
+        talk_obligations.provider,
+        talk_obligations.source_file,
+        talk_obligations.sheet_name,
+        talk_obligations.row_number
+    from talk_obligations
+    where talk_obligations.interviewer_role <> talk_obligations.required_role
+),
+
+talk_missing_topics as (
+    select
+        'talk_missing_topics' as rule_id,
+        'warning' as severity,
+        'talks' as dataset,
+        {{ natural_key_text(natural_key('talks'), 'talk_obligations') }} as entity,
+        cast(year(talk_obligations.talk_date) as varchar) as period,
+        '六必谈只谈了 ' || cast(talk_obligations.topics_covered as varchar) || ' 项，未谈：'
+            || talk_obligations.topics_missing as detail,
+        talk_obligations.provider,
+        talk_obligations.source_file,
+        talk_obligations.sheet_name,
+        talk_obligations.row_number
+    from talk_obligations
+    where talk_obligations.topics_covered < {{ talk_topics() | length }}
+),
+
+matter_not_decided_at_meeting as (
+    select
+        'matter_not_decided_at_meeting' as rule_id,
+        'warning' as severity,
+        'matters' as dataset,
+        {{ natural_key_text(natural_key('matters'), 'matter_meetings') }} as entity,
+        {{ quarter_label('matter_meetings.raised_on') }} as period,
+        '应在 ' || cast(matter_meetings.due_meeting as varchar) || ' 的一月一议会议上议定，'
+            || case matter_meetings.missed_meeting
+                when 'undecided' then '至统计截止日仍未议定'
+                else '实际于 ' || cast(matter_meetings.decided_on as varchar) || ' 议定'
+            end as detail,
+        matter_meetings.provider,
+        matter_meetings.source_file,
+        matter_meetings.sheet_name,
+        matter_meetings.row_number
+    from matter_meetings
+    where matter_meetings.missed_meeting is not null
+),
+
+matter_decided_off_meeting_day as (
+    select
+        'matter_decided_off_meeting_day' as rule_id,
+        'warning' as severity,
+        'matters' as dataset,
+        {{ natural_key_text(natural_key('matters'), 'matter_meetings') }} as entity,
+        {{ quarter_label('matter_meetings.raised_on') }} as period,
+        '议定日期 ' || cast(matter_meetings.decided_on as varchar)
+            || ' 不是一月一议会议日（每月最后一个星期五；当月为 '
+            || cast({{ meeting_day('matter_meetings.decided_on') }} as varchar) || '）' as detail,
+        matter_meetings.provider,
+        matter_meetings.source_file,
+        matter_meetings.sheet_name,
+        matter_meetings.row_number
+    from matter_meetings
+    where matter_meetings.is_decided_off_meeting_day
 ),
 
 funding_over_million as (
@@ -348,6 +428,14 @@ unioned as (
     select * from matter_closed_before_raised
     union all
     select * from matter_closed_without_date
+    union all
+    select * from talk_wrong_leader
+    union all
+    select * from talk_missing_topics
+    union all
+    select * from matter_not_decided_at_meeting
+    union all
+    select * from matter_decided_off_meeting_day
     union all
     select * from funding_over_million
     union all

@@ -8,7 +8,7 @@ with pairing_quarters as (
         pq.is_met,
         pq.household_id,
         pq.cadre_id,
-        coalesce(h.township_name, '未知乡镇') as township_name,
+        coalesce(h.township_name, '{{ unknown_township_label() }}') as township_name,
         coalesce(h.township_code, '999') as township_code
     from {{ ref('fct_pairing_quarters') }} as pq
     left join {{ ref('dim_households') }} as h using (household_id)
