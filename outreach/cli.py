@@ -80,6 +80,10 @@ def _print_summary(run: dict) -> None:
     errors = sum(c["failures"] for c in run["checks"] if c["severity"] == "error")
     print(f"  {'warnings (published)':<32} {warnings:>6}")
     print(f"  {'errors (block publishing)':<32} {errors:>6}")
+    import datetime as dt
+
+    day_after = dt.date.fromisoformat(str(run["as_of"])) + dt.timedelta(days=1)
+    print(f"\nDue next (outreach calendar): {_next_due(day_after)}")
     print(f"\nbuild warehouse: {run['paths']['warehouse']}")
     print(f"published:       {run['paths']['published']}")
     print(f"report:          {run['paths']['report']}/summary.md (run.json beside it)")

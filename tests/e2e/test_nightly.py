@@ -56,6 +56,11 @@ def test_make_run_prints_headlines_flags_and_paths(demo_home):
     assert "cadres_talked" in out and "186" in out
     assert "dq_missing_quarterly_visits" in out
     assert "published:" in out and "DAG run state: success" in out
+    # what the calendar has due next after the as-of date (2014-06-30)
+    assert (
+        "Due next (outreach calendar): 本周拉家常安排 2014-07-07; 一月一议议题清单 2014-07-21"
+        in out
+    )
 
 
 def test_published_headlines_equal_the_article(demo_home):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import duckdb
+import pytest
 
 from ingest.pii import ID_IN_TEXT as ID_PATTERN
 from ingest.pii import MOBILE_IN_TEXT as MOBILE_PATTERN
@@ -100,6 +101,19 @@ def test_an_obligation_table_that_empties_does_not_block(tmp_path):
     prev.close()
     con = _db(tmp_path / "b.duckdb", [("a", "", None, 1)])
     con.execute("create table marts.dq_missing_quarterly_visits (cadre_code varchar)")
+    assert emptied_marts(con, published)[0].failures == 0
+
+
+@pytest.mark.parametrize("plan", ["rpt_talk_plan", "rpt_meeting_agenda", "rpt_visit_reminders"])
+def test_a_calendar_plan_with_nothing_due_does_not_block(tmp_path, plan):
+    """Every cadre talked with this year, no matter open, every pairing visited: the plan
+    empties, rightly."""
+    published = tmp_path / "published.duckdb"
+    prev = _db(published, [("a", "", None, 1)])
+    prev.execute(f"create table marts.{plan} as select 'C1' as cadre_code")
+    prev.close()
+    con = _db(tmp_path / "b.duckdb", [("a", "", None, 1)])
+    con.execute(f"create table marts.{plan} (cadre_code varchar)")
     assert emptied_marts(con, published)[0].failures == 0
 
 
