@@ -33,7 +33,7 @@ from outreach.outputs.calendar_dates import (
     VISIT_REMINDERS,
     due,
 )
-from outreach.outputs.followup_lists import quarter_label, safe_township
+from outreach.outputs.followup_lists import HEADERS, quarter_label, safe_township
 from outreach.outputs.quarterly_report import ExportError, source_for
 from outreach.outputs.workbook import HEADER, safe_workbook
 from outreach.settings import Settings
@@ -205,17 +205,8 @@ def _visit_reminders(con, folder: Path, day: dt.date) -> list[Output]:
             [
                 (
                     "未走访结对",
-                    [
-                        "序号",
-                        "帮扶干部编号",
-                        "帮扶干部",
-                        "工作单位",
-                        "村委会",
-                        "户编号",
-                        "户主身份证号（已脱敏）",
-                        "结对日期",
-                        "最近一次走访",
-                    ],
+                    # the follow-up list's columns, before the quarter has ended
+                    [*HEADERS[:7], HEADERS[8], HEADERS[10]],
                     [
                         [
                             i,
