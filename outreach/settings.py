@@ -54,6 +54,9 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 # on the county's clock.
 NIGHT_STARTS_AT = dt.time(2, 0)
 NIGHT_DEADLINE = dt.time(6, 0)
+# When the outreach_calendar DAG makes the day's plans (on the county's clock): after the night's
+# deadline, so that the warehouse of the day before is published.
+CALENDAR_STARTS_AT = dt.time(7, 0)
 # When intake pulls from the channels of config/senders.yml (the outreach_intake DAG's cron, on
 # the county's clock): every 30 minutes in working hours, Monday to Friday.
 DEFAULT_INTAKE_SCHEDULE = "*/30 8-18 * * 1-5"

@@ -11,6 +11,7 @@ connection says who gets the mail, in its extra (there is no ``OUTREACH_*`` vari
 | extra key | meaning |
 |---|---|
 | ``to`` | recipients: a list, or one string separated by ``,`` or ``;`` (required) |
+| ``calendar_to`` | who gets the calendar's talk plan and meeting pack (outreach/outputs/calendar.py); defaults to ``to`` |
 | ``from_email`` | sender; defaults to the login, else ``outreach-warehouse@localhost`` |
 | ``disable_ssl`` / ``disable_tls`` | the hook's own: plain SMTP instead of SMTPS / STARTTLS |
 | ``timeout`` / ``retry_limit`` | the hook's own (30 s, 5 retries) |
@@ -49,14 +50,15 @@ _RULE_LINE = re.compile(r"^\s*([A-Za-z_][\w.-]*) \(\d+ 处\)", re.MULTILINE)
 # --- sending ----------------------------------------------------------------------------------
 
 
-def _recipients(extra: dict) -> list[str]:
-    to = extra.get("to") or []
+def recipients(extra: dict, key: str = "to") -> list[str]:
+    """The addresses of ``extra[key]``: a list, or one string separated by ``,`` or ``;``."""
+    to = extra.get(key) or []
     if isinstance(to, str):
         to = re.split(r"\s*[,;]\s*", to)
     return [str(a).strip() for a in to if str(a).strip()]
 
 
-def _sender(conn) -> str:
+def sender(conn) -> str:
     extra = conn.extra_dejson
     if extra.get("from_email"):
         return str(extra["from_email"])
@@ -81,12 +83,12 @@ def send_mail(subject: str, text: str, conn_id: str = SMTP_CONN_ID) -> bool:
             conn = SmtpHook.get_connection(conn_id)
         except Exception as exc:  # not configured (the usual case on a laptop): no traceback
             return _not_sent(conn_id, subject, exc)
-        to = _recipients(conn.extra_dejson)
+        to = recipients(conn.extra_dejson)
         if not to:
             return _not_sent(conn_id, subject)
         with SmtpHook(smtp_conn_id=conn_id) as hook:
             hook.send_email_smtp(
-                to=to, from_email=_sender(conn), subject=subject, html_content=_html(text)
+                to=to, from_email=sender(conn), subject=subject, html_content=_html(text)
             )
     except Exception:
         log.exception("alert not sent through connection %r: %s", conn_id, subject)
@@ -113,12 +115,12 @@ async def asend_mail(subject: str, text: str, conn_id: str = SMTP_CONN_ID) -> bo
             conn = await SmtpHook.aget_connection(conn_id)
         except Exception as exc:  # not configured (the usual case on a laptop): no traceback
             return _not_sent(conn_id, subject, exc)
-        to = _recipients(conn.extra_dejson)
+        to = recipients(conn.extra_dejson)
         if not to:
             return _not_sent(conn_id, subject)
         async with SmtpHook(smtp_conn_id=conn_id) as hook:
             await hook.asend_email_smtp(
-                to=to, from_email=_sender(conn), subject=subject, html_content=_html(text)
+                to=to, from_email=sender(conn), subject=subject, html_content=_html(text)
             )
     except Exception:
         log.exception("alert not sent through connection %r: %s", conn_id, subject)
