@@ -43,6 +43,7 @@ def outreach_calendar():
     @task
     def plans(day: str | None = None) -> dict:
         """The plans of the run's day (its logical date on the county's clock), made and mailed."""
+        from outreach.airflow.calendar_mail import mail
         from outreach.outputs import calendar
         from outreach.settings import load_settings
 
@@ -59,7 +60,7 @@ def outreach_calendar():
                 {"kind": o.kind, "township": o.township, "rows": o.rows, "path": str(o.path)}
                 for o in outputs
             ],  # fmt: skip
-            "mail": calendar.mail(settings, date, outputs),
+            "mail": mail(settings, date, outputs),
         }
 
     plans()

@@ -29,6 +29,7 @@ PAGES = [
         "views/talks.py", title="拉家常约谈", icon=":material/record_voice_over:", url_path="talks"
     ),
     st.Page("views/quality.py", title="数据质量", icon=":material/fact_check:", url_path="quality"),
+    st.Page("views/due.py", title="近期安排", icon=":material/event:", url_path="due"),
 ]
 
 settings = ui.settings()

@@ -572,3 +572,63 @@ def dq_latest(db: Path) -> pd.DataFrame:
 
 def provider_label(provider: str) -> str:
     return PROVIDER_NAMES.get(provider, provider)
+
+
+# --- what is due (the calendar's plans: docs/RULES.md, "The programme's calendar") -----------
+
+
+def talks_due(db: Path) -> pd.DataFrame:
+    """The talks still owed this year, by the leader who must hold them (rpt_talk_plan)."""
+    return query(
+        db,
+        """
+        select
+            interviewer_role as 约谈人,
+            count(*) as 剩余应谈人数,
+            any_value(tuesdays_left) as 剩余活动日数,
+            cast(ceil(count(*) / nullif(any_value(tuesdays_left), 0)) as integer)
+                as 每个活动日至少应谈,
+            min(last_talk_date) as 最早一次上次约谈
+        from marts.rpt_talk_plan
+        group by interviewer_role
+        order by case interviewer_role when '组织部长' then 1 when '副部长' then 2 else 3 end
+        """,
+    )
+
+
+def meeting_due(db: Path) -> pd.DataFrame:
+    """The next 一月一议's agenda by category (rpt_meeting_agenda)."""
+    return query(
+        db,
+        """
+        select
+            any_value(next_meeting) as 会议日期,
+            category as 类别,
+            count(*) as 议题数,
+            count(*) filter (where is_new) as 新反映,
+            count(*) filter (where not is_new) as 此前未办结,
+            count(*) filter (where is_multi_department) as 部长牵头,
+            max(days_open) as 最长已反映天数
+        from marts.rpt_meeting_agenda
+        group by category
+        order by 议题数 desc, 类别
+        """,
+    )
+
+
+def visits_due(db: Path) -> pd.DataFrame:
+    """This quarter's pairings not visited yet, by township (rpt_visit_reminders)."""
+    return query(
+        db,
+        """
+        select
+            township_name as 乡镇,
+            any_value(quarter) as 季度,
+            any_value(days_left) as 剩余天数,
+            count(*) as 尚未走访结对,
+            count(distinct cadre_code) as 涉及干部
+        from marts.rpt_visit_reminders
+        group by township_code, township_name
+        order by township_code
+        """,
+    )

@@ -70,6 +70,7 @@ def _needles(published_db: Path) -> dict[str, tuple[str, list[str]]]:
         "matters": ("matters", [str(EXPECTED_HEADLINES["practical_matters_done"]), "按类别"]),
         "talks": ("talks", [f"{EXPECTED_HEADLINES['opinions_collected']} 条", "约谈人"]),
         "quality": ("quality", ["visit_unpaired", str(PLANTED["visits_not_paired"])]),
+        "due": ("due", ["本年度剩余应谈", "2014-07-25", "本周拉家常安排 2014-07-07"]),
     }
 
 
@@ -99,7 +100,17 @@ def _no_error(b: Browser) -> None:
 
 @pytest.mark.parametrize(
     "page",
-    ["overview", "coverage", "township", "funding", "projects", "matters", "talks", "quality"],
+    [
+        "overview",
+        "coverage",
+        "township",
+        "funding",
+        "projects",
+        "matters",
+        "talks",
+        "quality",
+        "due",
+    ],
 )
 def test_every_page_in_a_real_browser(server, browser, demo_home, published_db, page):
     path, needles = _needles(published_db)[page]
@@ -111,7 +122,12 @@ def test_every_page_in_a_real_browser(server, browser, demo_home, published_db, 
     assert "Traceback" not in text
     fonts = browser.fonts_of("h1")  # the page's Chinese title
     assert any("CJK" in f or "Han Sans" in f for f in fonts), fonts
-    if page not in ("overview", "talks", "quality"):  # pages with the sidebar's filters in use
+    if page not in (
+        "overview",
+        "talks",
+        "quality",
+        "due",
+    ):  # pages with the sidebar's filters in use
         assert "本页筛选" in text
     shot = _shoot(browser, demo_home, page)
     assert shot.stat().st_size > 20_000

@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -18,7 +19,17 @@ from tests.article import ARTICLE
 from tests.dashboard.helpers import portal_session
 
 APP = Path(outreach.dashboard.__file__).with_name("app.py")
-PAGES = ["overview", "coverage", "township", "funding", "projects", "matters", "talks", "quality"]
+PAGES = [
+    "overview",
+    "coverage",
+    "township",
+    "funding",
+    "projects",
+    "matters",
+    "talks",
+    "quality",
+    "due",
+]
 
 
 def open_page(page: str, **filters: str) -> AppTest:
@@ -177,6 +188,28 @@ def test_without_a_published_warehouse_the_dashboard_says_so(monkeypatch, tmp_pa
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     assert not at.exception
     assert "尚未发布数据仓库" in at.error[0].value
+
+
+def test_what_is_due_is_the_calendars_plans(dashboard_home, published_db):
+    at = open_page("due")
+    shown = metrics(at)
+    con = duckdb.connect(str(published_db), read_only=True)
+    try:
+        counts = [
+            con.execute(f"select count(*) from marts.{t}").fetchall()[0][0]
+            for t in ("rpt_talk_plan", "rpt_meeting_agenda", "rpt_visit_reminders")
+        ]
+    finally:
+        con.close()
+    assert [
+        shown["本年度剩余应谈（人）"],
+        shown["下次一月一议议题（件）"],
+        shown["本季度尚未走访结对"],
+    ] == [f"{n:,}" for n in counts]
+    assert "会议日期 **2014-07-25**" in markdown(at)
+    assert "本周拉家常安排 2014-07-07" in at.caption[1].value
+    leaders = at.table[0].value["约谈人"].tolist()
+    assert leaders == ["组织部长", "副部长", "干部科长"]
 
 
 @pytest.mark.parametrize("who", ["nobody", "forged", "township", "first_password"])

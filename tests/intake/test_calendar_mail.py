@@ -15,6 +15,7 @@ import re
 import openpyxl
 
 from ingest.pii import ID_IN_TEXT, MOBILE_IN_TEXT
+from outreach.airflow.calendar_mail import mail
 from outreach.outputs import calendar
 from outreach.settings import DAGS_DIR, load_settings
 from tests.demo_warehouse import copy_of
@@ -58,7 +59,7 @@ def test_the_department_and_each_township_get_their_own_plans(
     settings = _settings(demo_home, tmp_path)
     day = dt.date(2014, 7, 1)
     outputs = calendar.produce(settings, day, EVERY)
-    counts = calendar.mail(settings, day, outputs)
+    counts = mail(settings, day, outputs)
     reminded = {o.township for o in outputs if o.township}
     assert {"保城镇", "什玲镇"} <= reminded and len(reminded) > 2
     # the department's mail, 保城镇's and 什玲镇's; the other townships have no address
@@ -85,7 +86,7 @@ def test_no_connection_sends_nothing_and_keeps_the_plans(demo_home, tmp_path, mo
     monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
     settings = _settings(demo_home, tmp_path)
     outputs = calendar.produce(settings, dt.date(2014, 7, 1), [calendar.TALK_PLAN])
-    assert calendar.mail(settings, dt.date(2014, 7, 1), outputs)["sent"] == 0
+    assert mail(settings, dt.date(2014, 7, 1), outputs)["sent"] == 0
     assert outputs[0].path.is_file()
 
 
