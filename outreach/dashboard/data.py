@@ -588,7 +588,7 @@ def talks_due(db: Path) -> pd.DataFrame:
             any_value(tuesdays_left) as 剩余活动日数,
             cast(ceil(count(*) / nullif(any_value(tuesdays_left), 0)) as integer)
                 as 每个活动日至少应谈,
-            min(last_talk_date) as 最早一次上次约谈
+            coalesce(cast(min(last_talk_date) as varchar), '—') as 最早一次上次约谈
         from marts.rpt_talk_plan
         group by interviewer_role
         order by case interviewer_role when '组织部长' then 1 when '副部长' then 2 else 3 end
