@@ -584,10 +584,9 @@ def talks_due(db: Path) -> pd.DataFrame:
         """
         select
             interviewer_role as 约谈人,
-            count(*) as 剩余应谈人数,
+            any_value(talks_left) as 剩余应谈人数,
             any_value(tuesdays_left) as 剩余活动日数,
-            cast(ceil(count(*) / nullif(any_value(tuesdays_left), 0)) as integer)
-                as 每个活动日至少应谈,
+            any_value(talks_per_tuesday) as 每个活动日至少应谈,
             coalesce(cast(min(last_talk_date) as varchar), '—') as 最早一次上次约谈
         from marts.rpt_talk_plan
         group by interviewer_role

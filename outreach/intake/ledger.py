@@ -209,13 +209,21 @@ def open_ledger(intake_dir: Path) -> Ledger:
     return Ledger(intake_dir / "ledger.sqlite3")
 
 
+def open_read_only(intake_dir: Path) -> sqlite3.Connection | None:
+    """A read-only connection to the ledger (intake may be writing: SQLite's WAL gives the
+    reader the last committed state); None when intake never ran."""
+    path = intake_dir / "ledger.sqlite3"
+    if not path.exists():
+        return None
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+
+
 def read_objects(intake_dir: Path) -> list[tuple]:
     """Every row of the ledger's ``objects``, read-only (intake may be writing: SQLite's WAL
     gives this reader the last committed state); none when intake never ran."""
-    path = intake_dir / "ledger.sqlite3"
-    if not path.exists():
+    con = open_read_only(intake_dir)
+    if con is None:
         return []
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
         return con.execute(
             "select id, channel, source_key, message_id, sender, provider, unit, original_name, "

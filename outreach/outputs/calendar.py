@@ -18,7 +18,6 @@ its code and masked ID; cadres are officials, named as published).
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,13 +91,14 @@ def _write(
 def _talk_plan(con, folder: Path, day: dt.date) -> list[Output]:
     rows = _rows(con, "select * from marts.rpt_talk_plan order by interviewer_role, queue_position")
     tuesday = day + dt.timedelta(days=(TALK_DAY - day.weekday()) % 7)
-    summary = []
-    for role in ("组织部长", "副部长", "干部科长"):
-        mine = [r for r in rows if r["interviewer_role"] == role]
-        left = len(mine)
-        tuesdays = mine[0]["tuesdays_left"] if mine else None
-        per = math.ceil(left / tuesdays) if mine and tuesdays else None
-        summary.append([role, left, tuesdays, per])
+    # each leader's figures (rpt_talk_plan) stand on every one of its rows; none owed: 0
+    first = {r["interviewer_role"]: r for r in rows if r["queue_position"] == 1}
+    summary = [
+        [role, *(first[role][k] for k in ("talks_left", "tuesdays_left", "talks_per_tuesday"))]
+        if role in first
+        else [role, 0, None, None]
+        for role in ("组织部长", "副部长", "干部科长")
+    ]
     path = folder / f"本周拉家常安排_{tuesday.isoformat()}.xlsx"
     _write(
         path,

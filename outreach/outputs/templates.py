@@ -90,7 +90,8 @@ def template_name(index: int, spec: DatasetSpec) -> str:
     return f"{index:02d}_{spec.title}_{spec.name}.xlsx"
 
 
-def _write_template(path: Path, spec: DatasetSpec, townships: list[str]) -> None:
+def write_template(path: Path, spec: DatasetSpec, townships: list[str]) -> None:
+    """One dataset's blank template at ``path``; ``townships``: the 乡镇 drop-down's choices."""
     # a template holds only our own text; written like every workbook we send out
     with safe_workbook(path) as workbook:
         ws = workbook.add_worksheet(spec.title[:31])
@@ -164,6 +165,6 @@ def write_templates(target: Path, gazetteer: Path = DEFAULT_GAZETTEER) -> list[P
     written = []
     for index, spec in enumerate(load_registry().values(), start=1):
         path = target / template_name(index, spec)
-        _write_template(path, spec, townships)
+        write_template(path, spec, townships)
         written.append(path)
     return written

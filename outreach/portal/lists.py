@@ -12,11 +12,12 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.registry import load_registry
+from ingest.places import load_gazetteer
+from ingest.registry import DatasetSpec, load_registry
 from ingest.senders import Sender
 from outreach.outputs.followup_lists import FILE_PREFIX, followup_name
 from outreach.outputs.return_lists import feedback_name
-from outreach.outputs.templates import template_name, write_templates
+from outreach.outputs.templates import template_name, write_template
 from outreach.portal.accounts import Account
 from outreach.settings import Settings
 
@@ -85,23 +86,28 @@ def coverage(settings: Settings, account: Account) -> list[Coverage]:
     return [Coverage(q, int(o), int(m), int(x)) for q, o, m, x in rows]
 
 
-def templates(account: Account) -> list[str]:
+def _templates(account: Account) -> dict[str, DatasetSpec]:
     """The blank templates (``outreach templates``) of the datasets this account's unit sends
-    (every dataset for the department), by file name."""
-    return [
-        template_name(index, spec)
+    (every dataset for the department): file name -> dataset."""
+    return {
+        template_name(index, spec): spec
         for index, spec in enumerate(load_registry().values(), start=1)
         if account.unit is None or account.unit.provider in spec.providers
-    ]
+    }
+
+
+def templates(account: Account) -> list[str]:
+    return list(_templates(account))
 
 
 def template_bytes(settings: Settings, account: Account, name: str) -> bytes | None:
     """One of the account's templates, freshly written (the gazetteer's townships in its
     drop-downs), or None for a name that is not one of them."""
-    if name not in templates(account):
+    spec = _templates(account).get(name)
+    if spec is None:
         return None
+    townships = [t.name for t in load_gazetteer(Path(settings.gazetteer)).townships]
     with tempfile.TemporaryDirectory(prefix="outreach-templates-") as tmp:
-        for path in write_templates(Path(tmp), settings.gazetteer):
-            if path.name == name:
-                return path.read_bytes()
-    return None
+        path = Path(tmp) / name
+        write_template(path, spec, townships)
+        return path.read_bytes()

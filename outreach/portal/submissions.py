@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import duckdb
 
 from outreach.intake.land import version_path
-from outreach.intake.ledger import INTAKE_STATUS_LABELS
+from outreach.intake.ledger import INTAKE_STATUS_LABELS, open_read_only
 from outreach.portal.accounts import Account
 from outreach.portal.resend import ResendDiff, diff_versions
 from outreach.settings import Settings
@@ -60,10 +60,7 @@ class Submission:
 
 
 def _ledger(settings: Settings) -> sqlite3.Connection | None:
-    path = settings.intake_dir / "ledger.sqlite3"
-    if not path.exists():
-        return None
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    return open_read_only(settings.intake_dir)
 
 
 def _scope(account: Account) -> tuple[str, list]:

@@ -24,6 +24,7 @@ from outreach.portal.accounts import SESSION_COOKIE
 from outreach.settings import PROJECT_ROOT
 from tests.dashboard.browser import Browser
 from tests.dashboard.helpers import Server, home_with_copy, portal_session, republish
+from tests.dashboard.test_pages import PAGES
 
 SCREENSHOTS = PROJECT_ROOT / "reports" / "screenshots"
 STAMP = f"数据截至 {DEMO_AS_OF.isoformat()}"
@@ -98,20 +99,7 @@ def _no_error(b: Browser) -> None:
     assert not shown, shown
 
 
-@pytest.mark.parametrize(
-    "page",
-    [
-        "overview",
-        "coverage",
-        "township",
-        "funding",
-        "projects",
-        "matters",
-        "talks",
-        "quality",
-        "due",
-    ],
-)
+@pytest.mark.parametrize("page", PAGES)
 def test_every_page_in_a_real_browser(server, browser, demo_home, published_db, page):
     path, needles = _needles(published_db)[page]
     _sign_in(browser, server, demo_home)

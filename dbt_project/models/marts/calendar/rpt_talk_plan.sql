@@ -3,7 +3,7 @@
     must hold the talk (dbt_project/macros/calendar.sql), the last talk before (any year; none:
     never), the cadre's place in that leader's queue (oldest last talk first, never talked
     first), and that leader's arithmetic for the rest of the year: Tuesdays left (拉家常活动日,
-    after the as-of date) against talks left. -#}
+    after the as-of date) against talks left, and so how many talks each Tuesday must hold at least. -#}
 with
 
 cadres as (
@@ -73,6 +73,13 @@ final as (
         cast(tuesdays.tuesdays_left as integer) as tuesdays_left
     from owed
     cross join tuesdays
+),
+
+with_pace as (
+    select
+        *,
+        cast(ceil(talks_left / nullif(tuesdays_left, 0)) as integer) as talks_per_tuesday
+    from final
 )
 
-select * from final
+select * from with_pace
